@@ -1,0 +1,371 @@
+#include "services/common/server_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "services/common/logging.h"
+
+namespace legwise {
+namespace {
+
+// ---- call ids shared between the interceptor and handlers ----
+
+absl::Mutex g_ids_mu;
+absl::flat_hash_map<const grpc::ServerContextBase*, CallIds>* g_ids ABSL_GUARDED_BY(g_ids_mu) =
+    new absl::flat_hash_map<const grpc::ServerContextBase*, CallIds>();
+
+std::string RandomHex(int digits) {
+  thread_local absl::BitGen gen;
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < digits; ++i) out += kHex[absl::Uniform(gen, 0, 16)];
+  return out;
+}
+
+bool IsHex(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return false;
+  }
+  return true;
+}
+
+// A request id is echoed in logs, so only a safe, bounded alphabet is accepted.
+bool IsSafeRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != '.' && c != ':') return false;
+  }
+  return true;
+}
+
+CallIds DeriveIds(const std::multimap<grpc::string_ref, grpc::string_ref>& md) {
+  CallIds ids;
+  if (auto it = md.find("x-request-id"); it != md.end()) {
+    absl::string_view v(it->second.data(), it->second.size());
+    if (IsSafeRequestId(v)) ids.request_id = std::string(v);
+  }
+  if (auto it = md.find("traceparent"); it != md.end()) {
+    ParseTraceparent(absl::string_view(it->second.data(), it->second.size()), &ids);
+  }
+  if (ids.trace_id.empty()) ids.trace_id = RandomHex(32);
+  if (ids.request_id.empty()) ids.request_id = RandomHex(16);
+  return ids;
+}
+
+bool IsQuietMethod(absl::string_view method) {
+  return absl::StartsWith(method, "/grpc.health.v1.Health/") ||
+         absl::StartsWith(method, "/grpc.reflection.");
+}
+
+// Counts, times and logs every call; derives its request and trace ids. Logs hold the method, the
+// status code, the duration and the ids: never the request or the response.
+class ObservabilityInterceptor : public grpc::experimental::Interceptor {
+ public:
+  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, std::string service)
+      : info_(info), service_(std::move(service)), start_(absl::Now()) {}
+
+  ~ObservabilityInterceptor() override {
+    double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+    std::string method = info_->method();
+    std::string code = CodeName(code_);
+    Metrics::Default().Increment("legwise_grpc_server_handled_total",
+                                 {{"method", method}, {"code", code}});
+    Metrics::Default().Observe("legwise_grpc_server_handling_seconds", {{"method", method}},
+                               seconds);
+    bool failed = code_ != grpc::StatusCode::OK;
+    if (!IsQuietMethod(method) || failed) {
+      Log(failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug,
+          "rpc",
+          {{"method", method},
+           {"code", code},
+           {"duration_ms", seconds * 1000},
+           {"request_id", ids_.request_id},
+           {"trace_id", ids_.trace_id}});
+    }
+    absl::MutexLock lock(&g_ids_mu);
+    g_ids->erase(info_->server_context());
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      ids_ = DeriveIds(*methods->GetRecvInitialMetadata());
+      absl::MutexLock lock(&g_ids_mu);
+      (*g_ids)[info_->server_context()] = ids_;
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("x-request-id", ids_.request_id);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = methods->GetSendStatus().error_code();
+    }
+    methods->Proceed();
+  }
+
+  static std::string CodeName(grpc::StatusCode code) {
+    return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  std::string service_;
+  absl::Time start_;
+  CallIds ids_;
+  // A call that ends without sending a status was cancelled (client gone or deadline).
+  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
+};
+
+class ObservabilityInterceptorFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit ObservabilityInterceptorFactory(std::string service) : service_(std::move(service)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new ObservabilityInterceptor(info, service_);
+  }
+
+ private:
+  std::string service_;
+};
+
+int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
+
+}  // namespace
+
+bool ParseTraceparent(absl::string_view header, CallIds* ids) {
+  // version(2)-trace(32)-span(16)-flags(2)
+  if (header.size() != 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return false;
+  absl::string_view version = header.substr(0, 2), trace = header.substr(3, 32),
+                    span = header.substr(36, 16), flags = header.substr(53, 2);
+  if (!IsHex(version) || version == "ff" || !IsHex(trace) || !IsHex(span) || !IsHex(flags)) {
+    return false;
+  }
+  if (trace == std::string(32, '0') || span == std::string(16, '0')) return false;
+  ids->trace_id = std::string(trace);
+  ids->span_id = std::string(span);
+  ids->trace_flags = std::string(flags);
+  return true;
+}
+
+CallIds GetCallIds(const grpc::ServerContextBase* context) {
+  {
+    absl::MutexLock lock(&g_ids_mu);
+    if (auto it = g_ids->find(context); it != g_ids->end()) return it->second;
+  }
+  return DeriveIds(context->client_metadata());
+}
+
+void AddServerFlags(FlagSet* flags, ServerOptions* o) {
+  flags->AddString("listen_host", &o->listen_host,
+                   "Interface to listen on (127.0.0.1 = loopback only; 0.0.0.0 = all).");
+  flags->AddInt("port", &o->port, "gRPC port.", 0, 65535);
+  flags->AddInt("metrics_port", &o->metrics_port, "Prometheus /metrics HTTP port (0 = off).", 0,
+                65535);
+  flags->AddDuration("shutdown_grace", &o->shutdown_grace,
+                     "How long in-flight calls may run after SIGTERM before they are cancelled.");
+  flags->AddDuration("drain_delay", &o->drain_delay,
+                     "Pause after reporting NOT_SERVING before the listener closes.");
+  flags->AddDuration("health_interval", &o->health_interval, "How often dependencies are probed.");
+  flags->AddInt("max_receive_message_bytes", &o->max_receive_message_bytes,
+                "Largest request accepted, in bytes.", 1024, 16 << 20);
+  flags->AddDuration("max_connection_age", &o->max_connection_age,
+                     "Connections are closed after this age so clients rebalance.");
+  flags->AddDuration("max_connection_age_grace", &o->max_connection_age_grace,
+                     "Time given to calls on a connection closed for age.");
+  flags->AddDuration("max_connection_idle", &o->max_connection_idle,
+                     "Idle connections are closed after this long.");
+  flags->AddDuration("keepalive_time", &o->keepalive_time, "Server keepalive ping interval.");
+  flags->AddDuration("keepalive_timeout", &o->keepalive_timeout, "Server keepalive ping timeout.");
+  flags->AddString("log_level", &o->log_level, "debug, info, warning or error.");
+}
+
+void ServerRunner::BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A client vanishing mid-write must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+ServerRunner::ServerRunner(ServerOptions options) : options_(std::move(options)) {}
+
+ServerRunner::~ServerRunner() {
+  RequestShutdown();
+  if (signal_thread_.joinable()) signal_thread_.join();
+  if (probe_thread_.joinable()) probe_thread_.join();
+  if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
+void ServerRunner::AddService(grpc::Service* service, std::string full_name) {
+  services_.emplace_back(service, std::move(full_name));
+}
+
+void ServerRunner::AddDependency(std::string name, std::function<absl::Status()> probe,
+                                 bool required) {
+  absl::MutexLock lock(&mu_);
+  dependencies_.push_back({std::move(name), std::move(probe), required});
+}
+
+void ServerRunner::OnReload(std::function<void()> hook) { reload_hooks_.push_back(std::move(hook)); }
+
+void ServerRunner::OnShutdown(std::function<void()> hook) {
+  shutdown_hooks_.push_back(std::move(hook));
+}
+
+absl::Status ServerRunner::Start() {
+  SetLogServiceName(options_.service_name);
+  if (options_.log_level == "debug") {
+    SetMinLogLevel(LogLevel::kDebug);
+  } else if (options_.log_level == "warning") {
+    SetMinLogLevel(LogLevel::kWarning);
+  } else if (options_.log_level == "error") {
+    SetMinLogLevel(LogLevel::kError);
+  } else if (options_.log_level != "info") {
+    return absl::InvalidArgumentError("--log_level must be debug, info, warning or error");
+  }
+  Metrics& m = Metrics::Default();
+  m.Describe("legwise_grpc_server_handled_total", "counter", "RPCs completed, by method and code.");
+  m.Describe("legwise_grpc_server_handling_seconds", "histogram", "RPC latency, by method.");
+  m.Describe("legwise_dependency_up", "gauge", "1 when a dependency answers its probe, else 0.");
+  m.Describe("legwise_ready", "gauge", "1 when the server reports SERVING.");
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::string host = options_.listen_host;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = absl::StrCat("[", host, "]");
+  builder.AddListeningPort(absl::StrCat(host, ":", options_.port),
+                           grpc::InsecureServerCredentials(), &port_);
+  for (auto& [service, name] : services_) builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Ms(options_.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             Ms(options_.max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Ms(options_.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Ms(options_.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Ms(options_.keepalive_timeout));
+  // Let clients keep idle connections alive with pings every 10 s or more.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(options_.service_name));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", host, ":", options_.port, " (port in use?)"));
+  }
+  if (options_.metrics_port > 0) {
+    metrics_ = std::make_unique<MetricsHttpServer>(&Metrics::Default());
+    if (absl::Status s = metrics_->Start(options_.listen_host, options_.metrics_port); !s.ok()) {
+      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+      return s;
+    }
+  }
+  server_->GetHealthCheckService()->SetServingStatus("liveness", true);
+  ProbeOnce();
+  probe_thread_ = std::thread([this] {
+    while (!shutdown_requested_.WaitForNotificationWithTimeout(options_.health_interval)) {
+      ProbeOnce();
+    }
+  });
+  signal_thread_ = std::thread([this] { SignalLoop(); });
+  LogInfo("listening", {{"port", port_},
+                        {"host", options_.listen_host},
+                        {"metrics_port", metrics_port()}});
+  return absl::OkStatus();
+}
+
+void ServerRunner::ProbeOnce() {
+  // Probes run outside the lock: they do network I/O with their own short timeouts.
+  std::vector<std::pair<std::string, std::function<absl::Status()>>> probes;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Dependency& d : dependencies_) probes.emplace_back(d.name, d.probe);
+  }
+  std::vector<bool> results;
+  for (auto& [name, probe] : probes) results.push_back(probe().ok());
+  if (shutting_down_.load()) return;
+  bool ready = true;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < dependencies_.size() && i < results.size(); ++i) {
+    Dependency& d = dependencies_[i];
+    if (d.up != static_cast<int>(results[i])) {
+      LogInfo(results[i] ? "dependency_up" : "dependency_down",
+              {{"dependency", d.name}, {"required", d.required ? "true" : "false"}});
+    }
+    d.up = results[i] ? 1 : 0;
+    health->SetServingStatus(absl::StrCat("dependency/", d.name), results[i]);
+    Metrics::Default().Set("legwise_dependency_up", {{"dependency", d.name}}, d.up);
+    if (d.required && !results[i]) ready = false;
+  }
+  health->SetServingStatus("", ready);
+  for (auto& [service, name] : services_) health->SetServingStatus(name, ready);
+  Metrics::Default().Set("legwise_ready", {}, ready ? 1 : 0);
+}
+
+void ServerRunner::SignalLoop() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (!shutdown_requested_.HasBeenNotified()) {
+    timespec timeout{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig == SIGHUP) {
+      LogInfo("reload_requested");
+      for (auto& hook : reload_hooks_) hook();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      LogInfo("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      RequestShutdown();
+    }
+  }
+}
+
+void ServerRunner::RequestShutdown() {
+  if (!shutdown_requested_.HasBeenNotified()) shutdown_requested_.Notify();
+}
+
+void ServerRunner::Wait() {
+  shutdown_requested_.WaitForNotification();
+  if (shutting_down_.exchange(true)) return;
+  LogInfo("shutting_down", {{"grace_ms", Ms(options_.shutdown_grace)}});
+  // NOT_SERVING everywhere first, so probes and balancers stop sending new calls.
+  server_->GetHealthCheckService()->Shutdown();
+  Metrics::Default().Set("legwise_ready", {}, 0);
+  if (options_.drain_delay > absl::ZeroDuration()) absl::SleepFor(options_.drain_delay);
+  for (auto& hook : shutdown_hooks_) hook();
+  // Stops accepting calls, waits for in-flight ones until the deadline, then cancels the rest.
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  if (probe_thread_.joinable()) probe_thread_.join();
+  if (signal_thread_.joinable()) signal_thread_.join();
+  if (metrics_) metrics_->Stop();
+  LogInfo("stopped");
+}
+
+absl::Status ServerRunner::Run() {
+  if (absl::Status s = Start(); !s.ok()) return s;
+  Wait();
+  return absl::OkStatus();
+}
+
+}  // namespace legwise
