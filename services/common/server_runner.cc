@@ -1,7 +1,11 @@
 #include "services/common/server_runner.h"
 
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <utility>
@@ -192,13 +196,28 @@ void AddServerFlags(FlagSet* flags, ServerOptions* o) {
   flags->AddString("log_level", &o->log_level, "debug, info, warning or error.");
 }
 
-void ServerRunner::BlockSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+namespace {
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  // Only async-signal-safe calls here: one write of one byte.
+  char byte = static_cast<char>(sig);
+  int saved_errno = errno;
+  [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
+  errno = saved_errno;
+}
+}  // namespace
+
+void ServerRunner::InstallSignalHandlers() {
+  if (g_signal_pipe[0] < 0 && ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    LogError("signal_pipe_failed");
+    return;
+  }
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &action, nullptr);
   // A client vanishing mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 }
@@ -323,14 +342,17 @@ void ServerRunner::ProbeOnce() {
 }
 
 void ServerRunner::SignalLoop() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
   while (!shutdown_requested_.HasBeenNotified()) {
-    timespec timeout{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (g_signal_pipe[0] < 0) {
+      // No handlers installed (e.g. a test running the runner in-process): nothing to read.
+      shutdown_requested_.WaitForNotificationWithTimeout(absl::Milliseconds(200));
+      continue;
+    }
+    pollfd pfd{g_signal_pipe[0], POLLIN, 0};
+    if (::poll(&pfd, 1, 200) <= 0) continue;
+    char byte = 0;
+    if (::read(g_signal_pipe[0], &byte, 1) != 1) continue;
+    int sig = byte;
     if (sig == SIGHUP) {
       LogInfo("reload_requested");
       for (auto& hook : reload_hooks_) hook();

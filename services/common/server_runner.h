@@ -65,9 +65,10 @@ void AddServerFlags(FlagSet* flags, ServerOptions* options);
 
 class ServerRunner {
  public:
-  // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread it starts later, so that
-  // only the runner's signal thread receives them. Call first thing in main().
-  static void BlockSignals();
+  // Routes SIGTERM, SIGINT and SIGHUP to the runner (a handler writes them to a pipe its signal thread
+  // reads, whichever thread the kernel picks: gRPC starts threads before main()), and ignores SIGPIPE.
+  // Call first thing in main().
+  static void InstallSignalHandlers();
 
   explicit ServerRunner(ServerOptions options);
   ~ServerRunner();
