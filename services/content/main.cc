@@ -9,7 +9,7 @@
 #include "services/common/server_runner.h"
 
 int main(int argc, char** argv) {
-  legwise::ServerRunner::BlockSignals();
+  legwise::ServerRunner::InstallSignalHandlers();
   legwise::ServerOptions server;
   server.service_name = "content";
   server.port = 50052;

@@ -10,7 +10,7 @@
 #include "services/common/server_runner.h"
 
 int main(int argc, char** argv) {
-  legwise::ServerRunner::BlockSignals();
+  legwise::ServerRunner::InstallSignalHandlers();
   legwise::ServerOptions server;
   server.service_name = "reminder";
   server.port = 50053;
