@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Quick start, part 2: runs every test. Installs what is missing (apt-get), builds, then runs the
+# unit tests, the integration tests (each starts its own redis-server and the real executables on
+# free loopback ports) and `buf lint`. Idempotent. Exit code 0 only when everything passed.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+source "$REPO/deploy/local/common.sh"
+
+install_packages
+build
+log "buf lint (STANDARD)"
+(cd "$REPO" && "$(buf_bin)" lint)
+echo "buf lint: clean"
+
+log "ctest: unit and integration tests"
+export LEGWISE_TEST_LOG_DIR="$REPO/build/${LEGWISE_PRESET:-release}/test-logs"
+rm -rf "$LEGWISE_TEST_LOG_DIR"
+ctest --test-dir "$REPO/build/${LEGWISE_PRESET:-release}" --output-on-failure -j 2 "$@"
