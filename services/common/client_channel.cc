@@ -11,7 +11,8 @@
 
 namespace legwise {
 
-std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeClientChannel(
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -22,7 +23,8 @@ std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   std::string target = absl::StrContains(address, ":///") ? address : absl::StrCat("dns:///", address);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 void PrepareClientContext(grpc::ClientContext* context, absl::Duration timeout,

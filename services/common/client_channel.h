@@ -12,13 +12,16 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/server_context.h"
 
 namespace legwise {
 
 // A channel to `address` ("host:port"; a bare host:port is resolved with dns:/// so every pod behind a
 // headless Service gets calls), with round_robin balancing and keepalive.
-std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& address);
+// `credentials` default to plaintext; see MakeChannelCredentials for TLS and mTLS.
+std::shared_ptr<grpc::Channel> MakeClientChannel(
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // Sets the deadline and propagates x-request-id and traceparent (same trace, new span) from the call
 // being served, when there is one.

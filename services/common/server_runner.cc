@@ -194,6 +194,7 @@ void AddServerFlags(FlagSet* flags, ServerOptions* o) {
   flags->AddDuration("keepalive_time", &o->keepalive_time, "Server keepalive ping interval.");
   flags->AddDuration("keepalive_timeout", &o->keepalive_timeout, "Server keepalive ping timeout.");
   flags->AddString("log_level", &o->log_level, "debug, info, warning or error.");
+  AddSecurityFlags(flags, &o->security);
 }
 
 namespace {
@@ -264,13 +265,25 @@ absl::Status ServerRunner::Start() {
   m.Describe("legwise_dependency_up", "gauge", "1 when a dependency answers its probe, else 0.");
   m.Describe("legwise_ready", "gauge", "1 when the server reports SERVING.");
 
+  if (absl::Status s = ValidateSecurityOptions(options_.security, options_.listen_host); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options_.security);
+  if (!credentials.ok()) return credentials.status();
+  if (!options_.security.authentication_configured()) {
+    LogWarning("development_mode",
+               {{"reason", "no --jwks_file or --tls_client_ca_file: callers are not authenticated"},
+                {"host", options_.listen_host}});
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::string host = options_.listen_host;
   if (host.find(':') != std::string::npos && host.front() != '[') host = absl::StrCat("[", host, "]");
   builder.AddListeningPort(absl::StrCat(host, ":", options_.port),
-                           grpc::InsecureServerCredentials(), &port_);
+                           *credentials, &port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Ms(options_.max_connection_age));
@@ -308,6 +321,7 @@ absl::Status ServerRunner::Start() {
   signal_thread_ = std::thread([this] { SignalLoop(); });
   LogInfo("listening", {{"port", port_},
                         {"host", options_.listen_host},
+                        {"tls", options_.security.tls_cert_file.empty() ? "off" : "on"},
                         {"metrics_port", metrics_port()}});
   return absl::OkStatus();
 }

@@ -27,6 +27,7 @@
 #include "grpcpp/server_context.h"
 #include "services/common/config.h"
 #include "services/common/metrics.h"
+#include "services/common/security.h"
 
 namespace legwise {
 
@@ -57,10 +58,13 @@ struct ServerOptions {
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // "debug" logs every RPC; "info" logs failed RPCs and lifecycle events.
   std::string log_level = "info";
+  // TLS, mTLS, token verification and rate limits (see security.h).
+  SecurityOptions security;
 };
 
 // Registers the flags every server has: --listen_host, --port, --metrics_port, --shutdown_grace,
-// --drain_delay, --health_interval, --max_receive_message_bytes, --max_connection_age, --log_level...
+// --drain_delay, --health_interval, --max_receive_message_bytes, --max_connection_age, --log_level,
+// and the security flags (AddSecurityFlags).
 void AddServerFlags(FlagSet* flags, ServerOptions* options);
 
 class ServerRunner {

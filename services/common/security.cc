@@ -1,0 +1,402 @@
+#include "services/common/security.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "services/common/validation.h"
+
+namespace legwise {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::Status Unauthenticated(absl::string_view why) {
+  return WithErrorInfo(absl::UnauthenticatedError(why), "UNAUTHENTICATED");
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
+         absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<google::protobuf::Struct> ParseJson(absl::string_view json) {
+  google::protobuf::Struct out;
+  auto status = google::protobuf::util::JsonStringToMessage(std::string(json), &out);
+  if (!status.ok()) return absl::InvalidArgumentError("malformed JSON");
+  return out;
+}
+
+std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  if (it == s.fields().end() || !it->second.has_string_value()) return "";
+  return it->second.string_value();
+}
+
+bool Base64UrlDecode(absl::string_view in, std::string* out) {
+  return absl::WebSafeBase64Unescape(in, out);
+}
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+
+EVP_PKEY* KeyFromParams(const char* type, OSSL_PARAM_BLD* bld) {
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
+  EVP_PKEY* pkey = nullptr;
+  if (params != nullptr && ctx != nullptr && EVP_PKEY_fromdata_init(ctx) == 1) {
+    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
+  }
+  EVP_PKEY_CTX_free(ctx);
+  OSSL_PARAM_free(params);
+  return pkey;
+}
+
+}  // namespace
+
+struct JwtVerifier::Key {
+  std::string kid;
+  std::string alg;  // "RS256" or "ES256"
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey;
+};
+
+JwtVerifier::~JwtVerifier() = default;
+
+absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::string& jwks_json,
+                                                                   std::string issuer,
+                                                                   std::string audience,
+                                                                   absl::Duration clock_skew) {
+  absl::StatusOr<google::protobuf::Struct> jwks = ParseJson(jwks_json);
+  if (!jwks.ok()) return absl::InvalidArgumentError("JWKS: malformed JSON");
+  auto keys_it = jwks->fields().find("keys");
+  if (keys_it == jwks->fields().end() || !keys_it->second.has_list_value()) {
+    return absl::InvalidArgumentError("JWKS: no \"keys\" array");
+  }
+  std::unique_ptr<JwtVerifier> v(new JwtVerifier());
+  v->issuer_ = std::move(issuer);
+  v->audience_ = std::move(audience);
+  v->skew_ = clock_skew;
+  for (const auto& value : keys_it->second.list_value().values()) {
+    if (!value.has_struct_value()) continue;
+    const auto& jwk = value.struct_value();
+    auto key = std::make_unique<Key>();
+    key->kid = StringField(jwk, "kid");
+    std::string kty = StringField(jwk, "kty");
+    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    if (kty == "RSA") {
+      std::string n, e;
+      if (!Base64UrlDecode(StringField(jwk, "n"), &n) || !Base64UrlDecode(StringField(jwk, "e"), &e) ||
+          n.empty() || e.empty()) {
+        OSSL_PARAM_BLD_free(bld);
+        return absl::InvalidArgumentError(absl::StrCat("JWKS: bad RSA key ", key->kid));
+      }
+      BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), n.size(), nullptr);
+      BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), e.size(), nullptr);
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
+      key->pkey.reset(KeyFromParams("RSA", bld));
+      BN_free(bn_n);
+      BN_free(bn_e);
+      key->alg = "RS256";
+    } else if (kty == "EC" && StringField(jwk, "crv") == "P-256") {
+      std::string x, y;
+      if (!Base64UrlDecode(StringField(jwk, "x"), &x) || !Base64UrlDecode(StringField(jwk, "y"), &y) ||
+          x.size() != 32 || y.size() != 32) {
+        OSSL_PARAM_BLD_free(bld);
+        return absl::InvalidArgumentError(absl::StrCat("JWKS: bad EC key ", key->kid));
+      }
+      std::string point = absl::StrCat(std::string(1, '\x04'), x, y);
+      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+      key->pkey.reset(KeyFromParams("EC", bld));
+      key->alg = "ES256";
+    }
+    OSSL_PARAM_BLD_free(bld);
+    if (key->pkey == nullptr) continue;  // unsupported key types are skipped, not trusted
+    v->keys_.push_back(std::move(key));
+  }
+  if (v->keys_.empty()) return absl::InvalidArgumentError("JWKS: no usable RS256/ES256 key");
+  return v;
+}
+
+absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token,
+                                                        absl::Time now) const {
+  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3 || token.size() > 8192) return Unauthenticated("malformed token");
+  std::string header_json, payload_json, signature;
+  if (!Base64UrlDecode(parts[0], &header_json) || !Base64UrlDecode(parts[1], &payload_json) ||
+      !Base64UrlDecode(parts[2], &signature)) {
+    return Unauthenticated("malformed token encoding");
+  }
+  absl::StatusOr<google::protobuf::Struct> header = ParseJson(header_json);
+  absl::StatusOr<google::protobuf::Struct> payload = ParseJson(payload_json);
+  if (!header.ok() || !payload.ok()) return Unauthenticated("malformed token JSON");
+  std::string alg = StringField(*header, "alg");
+  if (alg != "RS256" && alg != "ES256") return Unauthenticated("token algorithm not accepted");
+  std::string kid = StringField(*header, "kid");
+
+  const std::string signed_part = absl::StrCat(parts[0], ".", parts[1]);
+  std::string der_sig = signature;
+  if (alg == "ES256") {
+    // JWS carries r||s (32 bytes each); OpenSSL wants a DER ECDSA-Sig-Value.
+    if (signature.size() != 64) return Unauthenticated("bad token signature");
+    ECDSA_SIG* sig = ECDSA_SIG_new();
+    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
+    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
+    ECDSA_SIG_set0(sig, r, s);
+    unsigned char* der = nullptr;
+    int len = i2d_ECDSA_SIG(sig, &der);
+    der_sig.assign(reinterpret_cast<char*>(der), len > 0 ? len : 0);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+  }
+  bool verified = false;
+  for (const auto& key : keys_) {
+    if (key->alg != alg || (!kid.empty() && !key->kid.empty() && key->kid != kid)) continue;
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    if (EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, key->pkey.get()) == 1 &&
+        EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(der_sig.data()), der_sig.size(),
+                         reinterpret_cast<const unsigned char*>(signed_part.data()),
+                         signed_part.size()) == 1) {
+      verified = true;
+    }
+    EVP_MD_CTX_free(md);
+    if (verified) break;
+  }
+  if (!verified) return Unauthenticated("token signature not valid");
+
+  const auto& f = payload->fields();
+  if (StringField(*payload, "iss") != issuer_) return Unauthenticated("token issuer not accepted");
+  bool audience_ok = false;
+  if (auto it = f.find("aud"); it != f.end()) {
+    if (it->second.has_string_value()) {
+      audience_ok = it->second.string_value() == audience_;
+    } else if (it->second.has_list_value()) {
+      for (const auto& a : it->second.list_value().values()) {
+        if (a.has_string_value() && a.string_value() == audience_) audience_ok = true;
+      }
+    }
+  }
+  if (!audience_ok) return Unauthenticated("token audience not accepted");
+  auto number = [&f](const std::string& name) -> absl::optional<double> {
+    auto it = f.find(name);
+    if (it == f.end() || !it->second.has_number_value()) return absl::nullopt;
+    return it->second.number_value();
+  };
+  absl::optional<double> exp = number("exp");
+  if (!exp) return Unauthenticated("token has no expiry");
+  if (absl::FromUnixSeconds(static_cast<int64_t>(*exp)) + skew_ < now) {
+    return Unauthenticated("token expired");
+  }
+  if (absl::optional<double> nbf = number("nbf");
+      nbf && absl::FromUnixSeconds(static_cast<int64_t>(*nbf)) - skew_ > now) {
+    return Unauthenticated("token not valid yet");
+  }
+  Claims claims;
+  claims.subject = StringField(*payload, "sub");
+  if (claims.subject.empty()) return Unauthenticated("token has no subject");
+  for (absl::string_view scope :
+       absl::StrSplit(StringField(*payload, "scope"), ' ', absl::SkipEmpty())) {
+    claims.scopes.emplace_back(scope);
+  }
+  return claims;
+}
+
+bool RateLimiter::Allow(const std::string& key, absl::Time now) {
+  if (per_second_ <= 0) return true;
+  absl::MutexLock lock(&mu_);
+  if (buckets_.size() > 100000) buckets_.clear();  // bounded memory; a reset only forgives
+  auto [it, inserted] = buckets_.try_emplace(key, Bucket{static_cast<double>(burst_), now});
+  Bucket& b = it->second;
+  b.tokens = std::min<double>(burst_, b.tokens + absl::ToDoubleSeconds(now - b.last) * per_second_);
+  b.last = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+void AddSecurityFlags(FlagSet* flags, SecurityOptions* o) {
+  flags->AddString("tls_cert_file", &o->tls_cert_file, "PEM server certificate chain (enables TLS).");
+  flags->AddString("tls_key_file", &o->tls_key_file, "PEM server private key.");
+  flags->AddString("tls_client_ca_file", &o->tls_client_ca_file,
+                   "PEM CA bundle for client certificates (mTLS for EHRs and services).");
+  flags->AddString("jwks_file", &o->jwks_file, "JWKS with the keys that sign user tokens.");
+  flags->AddString("jwt_issuer", &o->jwt_issuer, "Required token issuer (iss).");
+  flags->AddString("jwt_audience", &o->jwt_audience, "Required token audience (aud).");
+  flags->AddDuration("jwt_clock_skew", &o->jwt_clock_skew, "Clock skew allowed for exp and nbf.");
+  flags->AddString("service_scope", &o->service_scope,
+                   "Token scope that identifies a service (EHR) caller.");
+  flags->AddBool("insecure", &o->insecure,
+                 "Allow plaintext without authentication on non-loopback interfaces (never in "
+                 "production).");
+  flags->AddInt("rate_limit_per_second", &o->rate_limit_per_second,
+                "Sustained calls per second per caller (0 = no limit).", 0, 1000000);
+  flags->AddInt("rate_limit_burst", &o->rate_limit_burst, "Burst of calls per caller.", 1, 1000000);
+}
+
+absl::Status ValidateSecurityOptions(const SecurityOptions& o, const std::string& listen_host) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca_file needs --tls_cert_file/--tls_key_file");
+  }
+  if (!o.jwks_file.empty() && (o.jwt_issuer.empty() || o.jwt_audience.empty())) {
+    return absl::InvalidArgumentError("--jwks_file needs --jwt_issuer and --jwt_audience");
+  }
+  if (!o.authentication_configured() && !IsLoopback(listen_host) && !o.insecure) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no authentication configured (--jwks_file or --tls_client_ca_file), so the server may only "
+        "listen on loopback; --listen_host=",
+        listen_host, " needs --insecure to serve without authentication"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const SecurityOptions& o) {
+  if (o.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadFile(o.tls_cert_file, "--tls_cert_file");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(o.tls_key_file, "--tls_key_file");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!o.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(o.tls_client_ca_file, "--tls_client_ca_file");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    // Mobile clients present no certificate (they use a JWT); a certificate that is presented must
+    // chain to the CA, or the handshake fails.
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+void AddClientTlsFlags(FlagSet* flags, const std::string& prefix, ClientTlsOptions* o) {
+  flags->AddString(prefix + "_tls_ca_file", &o->ca_file,
+                   "PEM CA that signs " + prefix + "'s certificate (enables TLS to it).");
+  flags->AddString(prefix + "_tls_cert_file", &o->cert_file,
+                   "PEM client certificate for mTLS to " + prefix + ".");
+  flags->AddString(prefix + "_tls_key_file", &o->key_file, "PEM client key for mTLS to " + prefix + ".");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ClientTlsOptions& o) {
+  if (o.ca_file.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadFile(o.ca_file, "TLS CA file");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (!o.cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadFile(o.cert_file, "TLS client certificate");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadFile(o.key_file, "TLS client key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::unique_ptr<CallGuard>> CallGuard::Create(const SecurityOptions& options) {
+  std::unique_ptr<CallGuard> guard(new CallGuard(options));
+  if (!options.jwks_file.empty()) {
+    absl::StatusOr<std::string> jwks = ReadFile(options.jwks_file, "--jwks_file");
+    if (!jwks.ok()) return jwks.status();
+    auto verifier = JwtVerifier::FromJwks(*jwks, options.jwt_issuer, options.jwt_audience,
+                                          options.jwt_clock_skew);
+    if (!verifier.ok()) return verifier.status();
+    guard->verifier_ = std::move(*verifier);
+  }
+  return guard;
+}
+
+absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) {
+  Caller caller;
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  const auto& md = context->client_metadata();
+  auto bearer = md.find("authorization");
+  if (auth != nullptr && auth->IsPeerAuthenticated() && !options_.tls_client_ca_file.empty()) {
+    // A client certificate that chained to our client CA: an EHR or a legwise service.
+    caller.kind = Caller::Kind::kService;
+    std::vector<grpc::string_ref> cn = auth->FindPropertyValues("x509_common_name");
+    caller.subject = cn.empty() ? "service" : std::string(cn[0].data(), cn[0].size());
+  } else if (bearer != md.end()) {
+    if (verifier_ == nullptr) return Unauthenticated("bearer tokens are not accepted here");
+    absl::string_view value(bearer->second.data(), bearer->second.size());
+    if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
+      return Unauthenticated("authorization must be a Bearer token");
+    }
+    absl::StatusOr<JwtVerifier::Claims> claims = verifier_->Verify(std::string(value), absl::Now());
+    if (!claims.ok()) return claims.status();
+    bool is_service = std::find(claims->scopes.begin(), claims->scopes.end(),
+                                options_.service_scope) != claims->scopes.end();
+    caller.kind = is_service ? Caller::Kind::kService : Caller::Kind::kUser;
+    caller.subject = claims->subject;
+  } else if (options_.authentication_configured()) {
+    return Unauthenticated("credentials required: a Bearer token or a client certificate");
+  } else {
+    caller.kind = Caller::Kind::kDevelopment;
+    // Development callers are told apart by address for rate limiting.
+    std::string peer = context->peer();
+    caller.subject = peer.substr(0, peer.rfind(':'));
+  }
+  if (!limiter_.Allow(caller.subject, absl::Now())) {
+    return WithErrorInfo(absl::ResourceExhaustedError("rate limit exceeded; retry later"),
+                         "RATE_LIMITED");
+  }
+  return caller;
+}
+
+absl::Status AuthorizeUserData(const Caller& caller, const std::string& user_id) {
+  switch (caller.kind) {
+    case Caller::Kind::kDevelopment:
+      return absl::OkStatus();
+    case Caller::Kind::kUser:
+      if (caller.subject == user_id) return absl::OkStatus();
+      return WithErrorInfo(absl::PermissionDeniedError("a user may only access her own reminders"),
+                           "NOT_OWNER");
+    case Caller::Kind::kService:
+      return WithErrorInfo(
+          absl::PermissionDeniedError("services may not access a user's reminders"),
+          "SERVICE_NOT_ALLOWED");
+  }
+  return absl::PermissionDeniedError("unknown caller");
+}
+
+absl::StatusOr<std::string> ReadSecret(const std::string& file, const std::string& env_var) {
+  std::string value;
+  if (!file.empty()) {
+    absl::StatusOr<std::string> content = ReadFile(file, "secret file");
+    if (!content.ok()) return content.status();
+    value = *content;
+  } else if (const char* env = std::getenv(env_var.c_str())) {
+    value = env;
+  }
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  return value;
+}
+
+}  // namespace legwise

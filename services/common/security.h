@@ -1,0 +1,164 @@
+// Who is calling, and may they? TLS/mTLS credentials for servers and internal clients, bearer-JWT
+// verification against a JWKS file (RS256 / ES256; issuer, audience, expiry, not-before, clock
+// skew), caller identities, per-user authorization and per-caller rate limiting.
+//
+// Caller kinds:
+//   user         a mobile user: a verified JWT whose scopes do not include the service scope; may read
+//                and change only her own reminder data (sub == user_id), and may call triage/content.
+//   service      an EHR or a legwise service: a verified mTLS client certificate, or a JWT carrying the
+//                service scope; may call triage and content, never a user's reminders.
+//   development  no authentication configured at all (the server then listens on loopback only,
+//                unless --insecure): everything is allowed, and the server logs that it is in
+//                development mode.
+#ifndef LEGWISE_SERVICES_COMMON_SECURITY_H_
+#define LEGWISE_SERVICES_COMMON_SECURITY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_context.h"
+#include "services/common/config.h"
+
+namespace legwise {
+
+struct SecurityOptions {
+  // Server TLS: PEM certificate chain and private key. Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // PEM CA bundle that client certificates (EHRs, other legwise services) must chain to. When set,
+  // a client certificate is requested and, when presented, verified (mobile clients present none
+  // and use a JWT instead).
+  std::string tls_client_ca_file;
+  // JWKS file with the public keys that sign user tokens; empty = no JWT authentication.
+  std::string jwks_file;
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  absl::Duration jwt_clock_skew = absl::Seconds(60);
+  // A token with this scope (space-separated "scope" claim) identifies a service, not a user.
+  std::string service_scope = "legwise.service";
+  // Serve plaintext without authentication on non-loopback interfaces (never in production).
+  bool insecure = false;
+  // Per-caller rate limit: sustained requests per second and burst; 0 disables.
+  int rate_limit_per_second = 100;
+  int rate_limit_burst = 200;
+
+  // True when any way of authenticating callers is configured.
+  bool authentication_configured() const {
+    return !jwks_file.empty() || !tls_client_ca_file.empty();
+  }
+};
+
+// --tls_cert_file, --tls_key_file, --tls_client_ca_file, --jwks_file, --jwt_issuer, --jwt_audience,
+// --jwt_clock_skew, --service_scope, --insecure, --rate_limit_per_second, --rate_limit_burst.
+void AddSecurityFlags(FlagSet* flags, SecurityOptions* options);
+
+// Checks the options against the listen host: TLS files come in pairs and are readable, a JWKS file
+// needs issuer and audience, and a server without authentication may only listen on loopback unless
+// --insecure.
+absl::Status ValidateSecurityOptions(const SecurityOptions& options, const std::string& listen_host);
+
+// Server credentials for the options (TLS, with optional client-certificate verification), or
+// insecure credentials when no certificate is configured.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const SecurityOptions& options);
+
+// Client side of internal calls (triage -> content, reminder -> content) and of legwisectl.
+struct ClientTlsOptions {
+  std::string ca_file;    // trust these CAs for the server certificate; empty = plaintext
+  std::string cert_file;  // client certificate for mTLS (optional)
+  std::string key_file;
+  std::string server_name_override;  // expected name in the server certificate (tests)
+};
+// --<prefix>_tls_ca_file, --<prefix>_tls_cert_file, --<prefix>_tls_key_file.
+void AddClientTlsFlags(FlagSet* flags, const std::string& prefix, ClientTlsOptions* options);
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ClientTlsOptions& options);
+
+struct Caller {
+  enum class Kind { kDevelopment, kUser, kService };
+  Kind kind = Kind::kDevelopment;
+  // JWT "sub" or certificate common name; for development, "dev".
+  std::string subject;
+};
+
+// A JWKS-backed verifier of compact JWS tokens (RS256, ES256 only; "none" and HMAC are refused).
+class JwtVerifier {
+ public:
+  struct Claims {
+    std::string subject;
+    std::vector<std::string> scopes;
+  };
+  // Loads the keys from a JWKS document.
+  static absl::StatusOr<std::unique_ptr<JwtVerifier>> FromJwks(const std::string& jwks_json,
+                                                               std::string issuer,
+                                                               std::string audience,
+                                                               absl::Duration clock_skew);
+  ~JwtVerifier();
+  // Verifies signature, iss, aud (string or array), exp, nbf (with skew) at `now`. UNAUTHENTICATED
+  // with a reason that never echoes the token.
+  absl::StatusOr<Claims> Verify(const std::string& token, absl::Time now) const;
+
+ private:
+  struct Key;
+  JwtVerifier() = default;
+  std::vector<std::unique_ptr<Key>> keys_;
+  std::string issuer_;
+  std::string audience_;
+  absl::Duration skew_;
+};
+
+// A token bucket per caller key, bounded in memory.
+class RateLimiter {
+ public:
+  RateLimiter(int per_second, int burst) : per_second_(per_second), burst_(burst) {}
+  // True when the caller may make one more call now.
+  bool Allow(const std::string& key, absl::Time now);
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time last;
+  };
+  int per_second_;
+  int burst_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+// Admits calls: authenticates the caller (client certificate, bearer token, or development mode)
+// and applies the rate limit. Handlers call Admit() first and then the authorization check they need.
+class CallGuard {
+ public:
+  static absl::StatusOr<std::unique_ptr<CallGuard>> Create(const SecurityOptions& options);
+
+  // UNAUTHENTICATED (no or bad credentials) or RESOURCE_EXHAUSTED (rate limit), else the caller.
+  absl::StatusOr<Caller> Admit(const grpc::ServerContextBase* context);
+
+  bool development_mode() const { return !options_.authentication_configured(); }
+
+ private:
+  explicit CallGuard(SecurityOptions options) : options_(std::move(options)),
+      limiter_(options_.rate_limit_per_second, options_.rate_limit_burst) {}
+  SecurityOptions options_;
+  std::unique_ptr<JwtVerifier> verifier_;
+  RateLimiter limiter_;
+};
+
+// Users may only touch their own data; services never touch a user's reminders. PERMISSION_DENIED.
+absl::Status AuthorizeUserData(const Caller& caller, const std::string& user_id);
+
+// Reads a secret (e.g. the Redis password): from the file when `file` is set, else from the
+// environment variable `env_var`; "" when neither is set. Trailing newlines are dropped.
+absl::StatusOr<std::string> ReadSecret(const std::string& file, const std::string& env_var);
+
+}  // namespace legwise
+
+#endif  // LEGWISE_SERVICES_COMMON_SECURITY_H_
