@@ -1,15 +1,21 @@
-// legwise-content: wiring only. Flags, the parts, the shared runner.
-#include <cstdio>
+// legwise-content: wiring only. Flags, the catalog (embedded, or --catalog_dir), the Redis-backed
+// cache, the gRPC service; SIGHUP reloads the catalog. Serves without Redis (degraded).
+#include <iostream>
 #include <memory>
+#include <string>
 
-#include "legwise/content/v1/content.grpc.pb.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/redis_client.h"
 #include "services/common/server_runner.h"
+#include "services/content/content_cache.h"
+#include "services/content/content_service.h"
+#include "services/content/redis_store.h"
 
 int main(int argc, char** argv) {
   legwise::ServerRunner::InstallSignalHandlers();
+  legwise::SetLogServiceName("content");
+
   legwise::ServerOptions server;
   server.service_name = "content";
   server.port = 50052;
@@ -17,32 +23,69 @@ int main(int argc, char** argv) {
   legwise::RedisOptions redis;
   redis.connect_timeout = absl::Milliseconds(50);
   redis.command_timeout = absl::Milliseconds(50);
+  redis.reconnect_backoff = absl::Milliseconds(500);
+  legwise::content::ContentCacheOptions cache_options;
+  std::string catalog_dir;
+  int l1_capacity = static_cast<int>(cache_options.l1_capacity);
+
   legwise::FlagSet flags("legwise-content");
   legwise::AddServerFlags(&flags, &server);
   flags.AddString("redis_addr", &redis.address, "host:port of the Redis cache.");
   flags.AddDuration("redis_timeout", &redis.command_timeout,
-                    "Redis command timeout; on timeout answers come from the catalog.");
+                    "Longest wait for one Redis reply; slower means degraded (catalog answers).");
+  flags.AddDuration("redis_connect_timeout", &redis.connect_timeout,
+                    "Longest wait for a Redis connect.");
+  flags.AddString(
+      "catalog_dir", &catalog_dir,
+      "Serve the catalog from this directory (reloaded on SIGHUP) instead of the embedded one.");
+  flags.AddInt("l1_capacity", &l1_capacity, "Answers kept in the in-process LRU (0 disables it).",
+               0, 10000000);
+  flags.AddDuration("cache_ttl", &cache_options.ttl,
+                    "Redis TTL of a cached answer (+/- 10% jitter).");
+  flags.AddDuration("negative_cache_ttl", &cache_options.negative_ttl,
+                    "Redis TTL of an empty answer for an unknown code.");
+  flags.AddDuration("redis_retry_interval", &cache_options.remote_retry_interval,
+                    "After a Redis failure, how long answers skip Redis before trying it again.");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n\n%s", std::string(s.message()).c_str(), flags.Usage().c_str());
+    std::cerr << s.message() << "\n\n" << flags.Usage();
     return 2;
   }
   if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
+    std::cout << flags.Usage();
     return 0;
   }
-  if (absl::Status s = legwise::ValidateHostPort(redis.address, "--redis_addr"); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+  if (absl::Status s = legwise::ValidateHostPort(redis.address, "redis_addr"); !s.ok()) {
+    std::cerr << s.message() << "\n";
     return 2;
   }
+  cache_options.l1_capacity = static_cast<size_t>(l1_capacity);
 
-  // Until the catalog lands, every RPC answers UNIMPLEMENTED (the generated default).
-  legwise::content::v1::ContentService::CallbackService service;
-  auto cache = std::make_shared<legwise::RedisClient>(redis);
+  absl::StatusOr<std::shared_ptr<const legwise::content::Catalog>> catalog =
+      legwise::content::LoadCatalog(catalog_dir);
+  if (!catalog.ok()) {
+    legwise::LogError("catalog_load_failed", {{"error", std::string(catalog.status().message())}});
+    return 1;
+  }
+  legwise::LogInfo("catalog_loaded", {{"version", (*catalog)->version()},
+                                      {"source", catalog_dir.empty() ? "embedded" : "directory"}});
+  legwise::content::CatalogHolder holder(*catalog);
+
+  auto redis_client = std::make_shared<legwise::RedisClient>(redis);
+  legwise::content::RedisRemoteStore store(redis_client.get());
+  legwise::content::ContentCache cache(cache_options, &store);
+  legwise::content::ContentServiceImpl service(&holder, &cache);
 
   legwise::ServerRunner runner(server);
   runner.AddService(&service, "legwise.content.v1.ContentService");
-  // Redis is only a cache: content answers from its catalog without it.
-  runner.AddDependency("redis", [cache] { return cache->Ping(); }, /*required=*/false);
+  runner.AddDependency(
+      "redis",
+      [redis_client, &holder, &cache] {
+        absl::Status s = redis_client->Ping();
+        legwise::content::PublishContentMetrics(holder, cache, s.ok());
+        return s;
+      },
+      /*required=*/false);
+  runner.OnReload([&] { (void)legwise::content::ReloadCatalog(catalog_dir, &holder, &cache); });
   if (absl::Status s = runner.Run(); !s.ok()) {
     legwise::LogError("start_failed", {{"error", std::string(s.message())}});
     return 1;
