@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
+#include "services/common/security.h"
 
 namespace legwise {
 namespace {
@@ -222,6 +223,14 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const std::string& script,
     reply = Command(argv);
   }
   return reply;
+}
+
+absl::Status LoadRedisPassword(RedisOptions* options) {
+  absl::StatusOr<std::string> password =
+      ReadSecret(options->password_file, "LEGWISE_REDIS_PASSWORD");
+  if (!password.ok()) return password.status();
+  options->password = *std::move(password);
+  return absl::OkStatus();
 }
 
 absl::Status RedisClient::Ping() {

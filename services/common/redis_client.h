@@ -32,9 +32,15 @@ struct RedisOptions {
   int pool_size = 8;
   // After a failed connect, calls fail immediately for this long instead of each trying to connect.
   absl::Duration reconnect_backoff = absl::Milliseconds(100);
-  // Sent with AUTH after connecting when not empty.
+  // Sent with AUTH after connecting when not empty. Set by LoadRedisPassword, never by a flag.
   std::string password;
+  // File holding the password (--redis_password_file); otherwise LEGWISE_REDIS_PASSWORD is read.
+  std::string password_file;
 };
+
+// Fills options->password from options->password_file, or from the LEGWISE_REDIS_PASSWORD
+// environment variable (e.g. from a Kubernetes Secret); leaves it empty when neither is set.
+absl::Status LoadRedisPassword(RedisOptions* options);
 
 // One reply, copied out of hiredis so callers never hold hiredis memory.
 struct RedisReply {

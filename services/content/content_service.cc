@@ -103,10 +103,19 @@ void PublishContentMetrics(const CatalogHolder& holder, const ContentCache& cach
   m.Set("legwise_content_catalog_info", {{"version", holder.Get()->version()}}, 1);
 }
 
+absl::Status ContentServiceImpl::Admit(grpc::CallbackServerContext* context) const {
+  if (guard_ == nullptr) return absl::OkStatus();
+  return guard_->Admit(context).status();
+}
+
 grpc::ServerUnaryReactor* ContentServiceImpl::GetGuidance(grpc::CallbackServerContext* context,
                                                           const grpc::ByteBuffer* request_bytes,
                                                           grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = Admit(context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   v1::GetGuidanceRequest request;
   if (absl::Status s = ParseRequest(request_bytes, &request); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -148,6 +157,10 @@ grpc::ServerUnaryReactor* ContentServiceImpl::LookupGuidanceByCode(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = Admit(context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   v1::LookupGuidanceByCodeRequest request;
   if (absl::Status s = ParseRequest(request_bytes, &request); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
@@ -181,6 +194,10 @@ grpc::ServerUnaryReactor* ContentServiceImpl::ListTopics(grpc::CallbackServerCon
                                                          const v1::ListTopicsRequest* request,
                                                          v1::ListTopicsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = Admit(context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<v1::ListTopicsResponse> r = content::ListTopics(*catalog_->Get(), *request);
   if (r.ok()) *response = *std::move(r);
   reactor->Finish(ToGrpcStatus(r.status()));
@@ -191,6 +208,10 @@ grpc::ServerUnaryReactor* ContentServiceImpl::ListNudgeTexts(
     grpc::CallbackServerContext* context, const v1::ListNudgeTextsRequest* request,
     v1::ListNudgeTextsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = Admit(context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<v1::ListNudgeTextsResponse> r =
       content::ListNudgeTexts(*catalog_->Get(), *request);
   if (r.ok()) *response = *std::move(r);

@@ -12,6 +12,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "legwise/content/v1/content.grpc.pb.h"
 #include "services/content/catalog/catalog.h"
+#include "services/common/security.h"
 #include "services/content/content_cache.h"
 
 namespace legwise::content {
@@ -56,9 +57,10 @@ using ContentServiceBase = v1::ContentService::WithRawCallbackMethod_GetGuidance
 
 class ContentServiceImpl final : public ContentServiceBase {
  public:
-  // Both must outlive the service.
-  ContentServiceImpl(CatalogHolder* catalog, ContentCache* cache)
-      : catalog_(catalog), cache_(cache) {}
+  // All must outlive the service. `guard` authenticates and rate-limits every call (any
+  // authenticated caller, user or service, may read guidance); null admits every call (tests).
+  ContentServiceImpl(CatalogHolder* catalog, ContentCache* cache, CallGuard* guard = nullptr)
+      : catalog_(catalog), cache_(cache), guard_(guard) {}
 
   // Raw GetGuidance: request is a serialized GetGuidanceRequest, response a GetGuidanceResponse.
   grpc::ServerUnaryReactor* GetGuidance(grpc::CallbackServerContext* context,
@@ -76,8 +78,11 @@ class ContentServiceImpl final : public ContentServiceBase {
                                            v1::ListNudgeTextsResponse* response) override;
 
  private:
+  absl::Status Admit(grpc::CallbackServerContext* context) const;
+
   CatalogHolder* catalog_;
   ContentCache* cache_;
+  CallGuard* guard_;
 };
 
 }  // namespace legwise::content

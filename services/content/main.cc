@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   legwise::FlagSet flags("legwise-content");
   legwise::AddServerFlags(&flags, &server);
   flags.AddString("redis_addr", &redis.address, "host:port of the Redis cache.");
+  flags.AddString("redis_password_file", &redis.password_file,
+                  "File with the Redis password (else LEGWISE_REDIS_PASSWORD, else none).");
   flags.AddDuration("redis_timeout", &redis.command_timeout,
                     "Longest wait for one Redis reply; slower means degraded (catalog answers).");
   flags.AddDuration("redis_connect_timeout", &redis.connect_timeout,
@@ -59,6 +61,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   cache_options.l1_capacity = static_cast<size_t>(l1_capacity);
+  if (absl::Status s = legwise::LoadRedisPassword(&redis); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<legwise::CallGuard>> guard =
+      legwise::CallGuard::Create(server.security);
+  if (!guard.ok()) {
+    std::cerr << guard.status().message() << "\n";
+    return 2;
+  }
 
   absl::StatusOr<std::shared_ptr<const legwise::content::Catalog>> catalog =
       legwise::content::LoadCatalog(catalog_dir);
@@ -73,7 +85,7 @@ int main(int argc, char** argv) {
   auto redis_client = std::make_shared<legwise::RedisClient>(redis);
   legwise::content::RedisRemoteStore store(redis_client.get());
   legwise::content::ContentCache cache(cache_options, &store);
-  legwise::content::ContentServiceImpl service(&holder, &cache);
+  legwise::content::ContentServiceImpl service(&holder, &cache, guard->get());
 
   legwise::ServerRunner runner(server);
   runner.AddService(&service, "legwise.content.v1.ContentService");
