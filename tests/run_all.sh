@@ -16,3 +16,6 @@ log "ctest: unit and integration tests"
 export LEGWISE_TEST_LOG_DIR="$REPO/build/${LEGWISE_PRESET:-release}/test-logs"
 rm -rf "$LEGWISE_TEST_LOG_DIR"
 ctest --test-dir "$REPO/build/${LEGWISE_PRESET:-release}" --output-on-failure -j 2 "$@"
+
+log "fuzzers: ${FUZZ_SECONDS:=20}s each (libFuzzer, ASan+UBSan)"
+FUZZ_SECONDS="$FUZZ_SECONDS" bash "$REPO/tests/run_fuzzers.sh"

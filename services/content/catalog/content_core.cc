@@ -150,9 +150,11 @@ absl::StatusOr<GuidanceKey> PrepareGetGuidance(const Catalog& catalog,
 
 std::string ComputeEtag(absl::string_view version, const GuidanceKey& key) {
   uint64_t h = kFnvOffset;
-  for (absl::string_view part :
-       {absl::string_view("etag.v1"), version, absl::string_view(key.topic_id),
-        absl::string_view(key.locale), absl::string_view(key.personalization.Key())}) {
+  // Held in a local: a view of the temporary Key() inside the list below would dangle.
+  const std::string personalization = key.personalization.Key();
+  for (absl::string_view part : {absl::string_view("etag.v1"), version,
+                                 absl::string_view(key.topic_id), absl::string_view(key.locale),
+                                 absl::string_view(personalization)}) {
     h = FnvAdd(h, part);
   }
   return absl::StrCat("\"", Hex64(h), "\"");
