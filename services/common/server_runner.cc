@@ -178,6 +178,8 @@ void AddServerFlags(FlagSet* flags, ServerOptions* o) {
   flags->AddInt("port", &o->port, "gRPC port.", 0, 65535);
   flags->AddInt("metrics_port", &o->metrics_port, "Prometheus /metrics HTTP port (0 = off).", 0,
                 65535);
+  flags->AddInt("probe_port", &o->probe_port,
+                "Plaintext port with only grpc.health.v1, for kubelet probes (0 = off).", 0, 65535);
   flags->AddDuration("shutdown_grace", &o->shutdown_grace,
                      "How long in-flight calls may run after SIGTERM before they are cancelled.");
   flags->AddDuration("drain_delay", &o->drain_delay,
@@ -229,6 +231,7 @@ ServerRunner::~ServerRunner() {
   RequestShutdown();
   if (signal_thread_.joinable()) signal_thread_.join();
   if (probe_thread_.joinable()) probe_thread_.join();
+  if (probe_server_) probe_server_->Shutdown(absl::ToChronoTime(absl::Now()));
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
@@ -304,6 +307,17 @@ absl::Status ServerRunner::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", host, ":", options_.port, " (port in use?)"));
   }
+  if (options_.probe_port > 0) {
+    grpc::ServerBuilder probe;
+    int bound = 0;
+    probe.AddListeningPort(absl::StrCat(host, ":", options_.probe_port),
+                           grpc::InsecureServerCredentials(), &bound);
+    probe_server_ = probe.BuildAndStart();
+    if (probe_server_ == nullptr || bound == 0) {
+      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+      return absl::UnavailableError(absl::StrCat("cannot listen on probe port ", options_.probe_port));
+    }
+  }
   if (options_.metrics_port > 0) {
     metrics_ = std::make_unique<MetricsHttpServer>(&Metrics::Default());
     if (absl::Status s = metrics_->Start(options_.listen_host, options_.metrics_port); !s.ok()) {
@@ -311,7 +325,7 @@ absl::Status ServerRunner::Start() {
       return s;
     }
   }
-  server_->GetHealthCheckService()->SetServingStatus("liveness", true);
+  SetHealth("liveness", true);
   ProbeOnce();
   probe_thread_ = std::thread([this] {
     while (!shutdown_requested_.WaitForNotificationWithTimeout(options_.health_interval)) {
@@ -337,7 +351,6 @@ void ServerRunner::ProbeOnce() {
   for (auto& [name, probe] : probes) results.push_back(probe().ok());
   if (shutting_down_.load()) return;
   bool ready = true;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < dependencies_.size() && i < results.size(); ++i) {
     Dependency& d = dependencies_[i];
@@ -346,13 +359,18 @@ void ServerRunner::ProbeOnce() {
               {{"dependency", d.name}, {"required", d.required ? "true" : "false"}});
     }
     d.up = results[i] ? 1 : 0;
-    health->SetServingStatus(absl::StrCat("dependency/", d.name), results[i]);
+    SetHealth(absl::StrCat("dependency/", d.name), results[i]);
     Metrics::Default().Set("legwise_dependency_up", {{"dependency", d.name}}, d.up);
     if (d.required && !results[i]) ready = false;
   }
-  health->SetServingStatus("", ready);
-  for (auto& [service, name] : services_) health->SetServingStatus(name, ready);
+  SetHealth("", ready);
+  for (auto& [service, name] : services_) SetHealth(name, ready);
   Metrics::Default().Set("legwise_ready", {}, ready ? 1 : 0);
+}
+
+void ServerRunner::SetHealth(const std::string& service, bool serving) {
+  server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  if (probe_server_) probe_server_->GetHealthCheckService()->SetServingStatus(service, serving);
 }
 
 void ServerRunner::SignalLoop() {
@@ -387,6 +405,7 @@ void ServerRunner::Wait() {
   LogInfo("shutting_down", {{"grace_ms", Ms(options_.shutdown_grace)}});
   // NOT_SERVING everywhere first, so probes and balancers stop sending new calls.
   server_->GetHealthCheckService()->Shutdown();
+  if (probe_server_) probe_server_->GetHealthCheckService()->Shutdown();
   Metrics::Default().Set("legwise_ready", {}, 0);
   if (options_.drain_delay > absl::ZeroDuration()) absl::SleepFor(options_.drain_delay);
   for (auto& hook : shutdown_hooks_) hook();
@@ -394,6 +413,7 @@ void ServerRunner::Wait() {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   if (probe_thread_.joinable()) probe_thread_.join();
   if (signal_thread_.joinable()) signal_thread_.join();
+  if (probe_server_) probe_server_->Shutdown(absl::ToChronoTime(absl::Now()));
   if (metrics_) metrics_->Stop();
   LogInfo("stopped");
 }

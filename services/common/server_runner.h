@@ -40,6 +40,9 @@ struct ServerOptions {
   int port = 0;
   // Prometheus HTTP port; 0 disables it.
   int metrics_port = 0;
+  // Plaintext port serving only grpc.health.v1 (the same statuses), for kubelet gRPC probes, which
+  // cannot speak TLS; 0 disables it.
+  int probe_port = 0;
   // How long in-flight calls may take to finish after SIGTERM before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(20);
   // Pause between reporting NOT_SERVING and closing the listener, so load balancers notice first.
@@ -125,7 +128,11 @@ class ServerRunner {
   std::vector<std::function<void()>> reload_hooks_;
   std::vector<std::function<void()>> shutdown_hooks_;
 
+  // Sets a health status on the main server and on the probe server.
+  void SetHealth(const std::string& service, bool serving);
+
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> probe_server_;
   std::unique_ptr<MetricsHttpServer> metrics_;
   int port_ = 0;
   std::atomic<bool> shutting_down_{false};

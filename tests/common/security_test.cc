@@ -171,6 +171,8 @@ class TlsServerTest : public ::testing::Test {
     ServerOptions options;
     options.service_name = "tls-test";
     options.port = testing::FreePort();
+    options.probe_port = testing::FreePort();
+    probe_port_ = options.probe_port;
     options.security.tls_cert_file = certs_["server.pem"];
     options.security.tls_key_file = certs_["server.key"];
     options.security.tls_client_ca_file = certs_["ca.pem"];
@@ -211,6 +213,7 @@ class TlsServerTest : public ::testing::Test {
     return s;
   }
 
+  int probe_port_ = 0;
   std::string dir_;
   std::map<std::string, std::string> certs_;
   std::unique_ptr<SigningKey> key_;
@@ -248,6 +251,19 @@ TEST_F(TlsServerTest, PlaintextClientCannotTalkToTlsServer) {
                                      grpc::InsecureChannelCredentials());
   auto health = testing::CheckHealth(channel.get(), "");
   EXPECT_FALSE(health.ok());
+}
+
+TEST_F(TlsServerTest, PlaintextProbePortServesOnlyHealth) {
+  // Kubelet gRPC probes speak plaintext: the probe port mirrors the health statuses.
+  auto probe = grpc::CreateChannel(absl::StrCat("127.0.0.1:", probe_port_),
+                                   grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(testing::WaitForHealth(probe.get(), "liveness", true, absl::Seconds(5)).ok());
+  EXPECT_TRUE(testing::WaitForHealth(probe.get(), "", true, absl::Seconds(5)).ok());
+  auto stub = triage::v1::TriageService::NewStub(probe);
+  grpc::ClientContext ctx;
+  triage::v1::GetRuleSetResponse resp;
+  EXPECT_EQ(stub->GetRuleSet(&ctx, {}, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED)
+      << "no service but health on the probe port";
 }
 
 TEST_F(TlsServerTest, RateLimitPerCaller) {
