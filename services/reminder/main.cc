@@ -1,16 +1,26 @@
-// legwise-reminder: wiring only. Flags, the parts, the shared runner.
-#include <cstdio>
+// legwise-reminder: wiring only. Flags, the store (Redis, or memory with --memory_store), the text
+// provider, the dispatcher, the StreamNudges hub and the gRPC service, handed to the ServerRunner.
+#include <iostream>
 #include <memory>
+#include <string>
 
-#include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "services/common/client_channel.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/redis_client.h"
 #include "services/common/server_runner.h"
+#include "services/reminder/delivery/dispatcher.h"
+#include "services/reminder/delivery/nudge_hub.h"
+#include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/planner/planner.h"
+#include "services/reminder/reminder_service.h"
+#include "services/reminder/store/memory_store.h"
+#include "services/reminder/store/redis_store.h"
 
 int main(int argc, char** argv) {
   legwise::ServerRunner::InstallSignalHandlers();
+  legwise::SetLogServiceName("reminder");
+
   legwise::ServerOptions server;
   server.service_name = "reminder";
   server.port = 50053;
@@ -18,46 +28,110 @@ int main(int argc, char** argv) {
   legwise::RedisOptions redis;
   std::string content_addr = "127.0.0.1:50052";
   bool memory_store = false;
+  legwise::reminder::DispatcherOptions dispatch;
+  legwise::reminder::RedisStoreOptions store_options;
+  absl::Duration content_deadline = absl::Milliseconds(300);
+  bool dispatcher_enabled = true;
+
   legwise::FlagSet flags("legwise-reminder");
   legwise::AddServerFlags(&flags, &server);
-  flags.AddString("redis_addr", &redis.address, "host:port of the Redis store.");
-  flags.AddString("content_addr", &content_addr, "host:port of legwise-content (nudge texts).");
+  flags.AddString("redis_addr", &redis.address, "host:port of Redis (plans, due index, outbox).");
+  flags.AddString("content_addr", &content_addr,
+                  "host:port of legwise-content (nudge texts); \"\" = built-in texts only.");
   flags.AddBool("memory_store", &memory_store,
-                "Development only: keep plans in memory instead of Redis (lost on restart).");
+                "Keep everything in memory instead of Redis (development only: one replica, "
+                "nothing survives a restart).");
+  flags.AddDuration(
+      "misfire_threshold", &dispatch.misfire_threshold,
+      "Occurrences older than this when a dispatcher reaches them (after downtime) are "
+      "skipped, not delivered late.");
+  flags.AddDuration("lease", &dispatch.lease,
+                    "How long a claimed occurrence is held before another replica may take it.");
+  flags.AddInt("dispatch_batch", &dispatch.batch_size, "Occurrences claimed per round trip.", 1,
+               10000);
+  flags.AddInt("dispatch_threads", &dispatch.worker_threads,
+               "Dispatcher worker threads (each claims and publishes on its own).", 1, 16);
+  flags.AddBool("dispatcher", &dispatcher_enabled,
+                "Run the dispatcher in this process (false: serve the API only).");
+  flags.AddInt("due_buckets", &store_options.num_buckets,
+               "Buckets of the due index; fixed per deployment.", 1, 1024);
+  flags.AddDuration("content_deadline", &content_deadline, "Deadline of ListNudgeTexts calls.");
+  flags.AddString("replica_id", &dispatch.replica_id,
+                  "Name of this replica in lease tokens (default: random).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n\n%s", std::string(s.message()).c_str(), flags.Usage().c_str());
+    std::cerr << s.message() << "\n\n" << flags.Usage();
     return 2;
   }
   if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
+    std::cout << flags.Usage();
     return 0;
   }
-  for (auto [value, name] : {std::pair{redis.address, "--redis_addr"},
-                             std::pair{content_addr, "--content_addr"}}) {
-    if (absl::Status s = legwise::ValidateHostPort(value, name); !s.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+  if (!content_addr.empty()) {
+    if (absl::Status s = legwise::ValidateHostPort(content_addr, "content_addr"); !s.ok()) {
+      std::cerr << s.message() << "\n";
       return 2;
     }
   }
+  if (absl::Status s = legwise::ValidateHostPort(redis.address, "redis_addr"); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
 
-  // Until the planner lands, every RPC answers UNIMPLEMENTED (the generated default).
-  legwise::reminder::v1::ReminderService::CallbackService service;
-  auto store = std::make_shared<legwise::RedisClient>(redis);
-  std::shared_ptr<grpc::Channel> content = legwise::MakeClientChannel(content_addr);
+  std::shared_ptr<legwise::RedisClient> redis_client;
+  std::unique_ptr<legwise::reminder::ReminderStore> store;
+  if (memory_store) {
+    store = std::make_unique<legwise::reminder::MemoryReminderStore>();
+    legwise::LogWarning("memory_store", {{"note", "development only; nothing is persisted"}});
+  } else {
+    redis_client = std::make_shared<legwise::RedisClient>(redis);
+    auto redis_store =
+        std::make_unique<legwise::reminder::RedisReminderStore>(redis_client, store_options);
+    (void)redis_store->EnsureOutboxGroups();  // retried on first publish when Redis is not up yet
+    store = std::move(redis_store);
+  }
+
+  std::shared_ptr<grpc::Channel> content_channel;
+  if (!content_addr.empty()) content_channel = legwise::MakeClientChannel(content_addr);
+  legwise::reminder::NudgeTextProvider texts(content_channel, content_deadline);
+  texts.Get("en");  // warm the cache
+  texts.Get("es");
+
+  const legwise::reminder::Planner planner;
+  legwise::reminder::NudgeHub hub(store.get());
+  legwise::reminder::Dispatcher dispatcher(store.get(), &texts, planner.rules(), dispatch);
+  legwise::reminder::ReminderServiceImpl service(store.get(), &hub, &texts, &planner);
 
   legwise::ServerRunner runner(server);
   runner.AddService(&service, "legwise.reminder.v1.ReminderService");
   if (!memory_store) {
-    // Plans live in Redis: without it the service cannot serve.
-    runner.AddDependency("redis", [store] { return store->Ping(); }, /*required=*/true);
+    // Required: without Redis there are no plans and no delivery, so the server is NOT_SERVING.
+    runner.AddDependency(
+        "redis", [&store] { return store->Ping(); }, /*required=*/true);
   }
-  runner.AddDependency(
-      "content",
-      [content] { return legwise::CheckDownstreamHealth(content.get(), absl::Milliseconds(300)); },
-      /*required=*/false);
+  if (content_channel) {
+    runner.AddDependency(
+        "content",
+        [content_channel] {
+          return legwise::CheckDownstreamHealth(content_channel.get(), absl::Milliseconds(300));
+        },
+        /*required=*/false);
+  }
+  runner.OnShutdown([&] {
+    service.EndStreams();
+    dispatcher.Stop();
+    hub.Stop();
+  });
+
+  hub.Start();
+  if (dispatcher_enabled) dispatcher.Start();
   if (absl::Status s = runner.Run(); !s.ok()) {
     legwise::LogError("start_failed", {{"error", std::string(s.message())}});
+    dispatcher.Stop();
+    hub.Stop();
     return 1;
   }
+  dispatcher.Stop();
+  hub.Stop();
+  legwise::LogInfo("stopped");
   return 0;
 }

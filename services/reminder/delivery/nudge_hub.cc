@@ -1,0 +1,68 @@
+#include "services/reminder/delivery/nudge_hub.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "services/common/logging.h"
+
+namespace legwise::reminder {
+
+void NudgeHub::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void NudgeHub::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t NudgeHub::Subscribe(const std::string& user_id, Sink sink) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t h = next_handle_++;
+  by_user_.emplace(UserKey(user_id), std::make_pair(h, std::move(sink)));
+  return h;
+}
+
+void NudgeHub::Unsubscribe(uint64_t handle) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = by_user_.begin(); it != by_user_.end(); ++it) {
+    if (it->second.first == handle) {
+      by_user_.erase(it);
+      return;
+    }
+  }
+}
+
+size_t NudgeHub::subscribers() {
+  absl::MutexLock lock(&mu_);
+  return by_user_.size();
+}
+
+void NudgeHub::Loop() {
+  std::vector<std::string> cursors;
+  bool was_down = false;
+  while (!stop_) {
+    absl::StatusOr<std::vector<OutboxEntry>> entries =
+        store_->ReadOutbox(&cursors, 1000, absl::Milliseconds(200));
+    if (!entries.ok()) {
+      if (!was_down)
+        LogWarning("outbox_read_failed", {{"code", static_cast<int>(entries.status().code())}});
+      was_down = true;
+      absl::SleepFor(absl::Milliseconds(200));
+      continue;
+    }
+    was_down = false;
+    absl::MutexLock lock(&mu_);
+    for (const OutboxEntry& e : *entries) {
+      auto range = by_user_.equal_range(e.user_key);
+      if (range.first == range.second) continue;
+      legwise::reminder::v1::Nudge nudge;
+      if (!nudge.ParseFromString(e.payload)) continue;
+      for (auto it = range.first; it != range.second; ++it) it->second.second(nudge);
+    }
+  }
+}
+
+}  // namespace legwise::reminder

@@ -1,0 +1,43 @@
+#include "services/reminder/delivery/scheduling.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/timestamp.pb.h"
+
+namespace legwise::reminder {
+namespace v1 = ::legwise::reminder::v1;
+
+v1::Nudge NudgeFromOccurrence(const Plan& plan, const Occurrence& o) {
+  v1::Nudge n;
+  n.set_nudge_id(o.nudge_id);
+  n.set_user_id(plan.user_id);
+  n.set_kind(static_cast<v1::NudgeKind>(static_cast<int>(o.kind)));
+  const int64_t ns = absl::ToUnixNanos(o.due);
+  n.mutable_due_time()->set_seconds(ns / 1000000000);
+  n.mutable_due_time()->set_nanos(static_cast<int32_t>(ns % 1000000000));
+  n.set_local_time(o.local_time);
+  n.set_locale(plan.locale.empty() ? "en" : plan.locale);
+  return n;
+}
+
+ScheduledNudge ToScheduled(const Plan& plan, const Occurrence& o) {
+  return {o.nudge_id, o.due, NudgeFromOccurrence(plan, o).SerializeAsString()};
+}
+
+absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& rules,
+                                    const Plan& plan, absl::Time from, absl::Duration horizon,
+                                    bool replace) {
+  absl::StatusOr<UserNudgeState> state = store.GetUserState(plan.user_id);
+  if (!state.ok()) return state.status();
+  std::set<std::string> skip(state->acknowledged.begin(), state->acknowledged.end());
+  skip.insert(state->cancelled.begin(), state->cancelled.end());
+  std::vector<ScheduledNudge> nudges;
+  for (const Occurrence& o : PlanOccurrences(plan, rules, from, from + horizon)) {
+    if (!skip.count(o.nudge_id)) nudges.push_back(ToScheduled(plan, o));
+  }
+  return store.Schedule(plan.user_id, nudges, from, replace, from + horizon / 2);
+}
+
+}  // namespace legwise::reminder

@@ -1,0 +1,32 @@
+// Turning planned occurrences into scheduled entries of the due index (shared by the gRPC adapter,
+// which schedules when a plan is created or changed, and the dispatcher's refill loop, which
+// extends every user's horizon).
+#ifndef LEGWISE_SERVICES_REMINDER_DELIVERY_SCHEDULING_H_
+#define LEGWISE_SERVICES_REMINDER_DELIVERY_SCHEDULING_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "legwise/reminder/v1/reminder.pb.h"
+#include "services/reminder/planner/plan.h"
+#include "services/reminder/planner/planner.h"
+#include "services/reminder/store/reminder_store.h"
+
+namespace legwise::reminder {
+
+// The Nudge message of an occurrence, without texts (title/body are added when it is published).
+legwise::reminder::v1::Nudge NudgeFromOccurrence(const Plan& plan, const Occurrence& o);
+
+// The due-index entry of an occurrence.
+ScheduledNudge ToScheduled(const Plan& plan, const Occurrence& o);
+
+// Plans [from, from + horizon) and schedules it, leaving out nudges she acknowledged or that were
+// cancelled (e.g. hydration after the day's target). With `replace`, pending occurrences from
+// `from` on are replaced (the plan changed). Sets her next refill to from + horizon / 2. Returns
+// how many occurrences were newly scheduled.
+absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& rules,
+                                    const Plan& plan, absl::Time from, absl::Duration horizon,
+                                    bool replace);
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_DELIVERY_SCHEDULING_H_

@@ -1,0 +1,102 @@
+// The gRPC adapter of legwise.reminder.v1.ReminderService (callback API): validates requests, calls
+// the planner and the store, maps results and errors (ToGrpcStatus). No scheduling rules here:
+// those live in planner/, storage in store/, delivery in delivery/.
+#ifndef LEGWISE_SERVICES_REMINDER_REMINDER_SERVICE_H_
+#define LEGWISE_SERVICES_REMINDER_REMINDER_SERVICE_H_
+
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "services/reminder/delivery/nudge_hub.h"
+#include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/planner/planner.h"
+#include "services/reminder/store/reminder_store.h"
+
+namespace legwise::reminder {
+
+class NudgeStreamReactor;
+
+struct ReminderServiceOptions {
+  // How far ahead occurrences are put in the due index when a plan is created or changed.
+  absl::Duration horizon = absl::Hours(48);
+};
+
+class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
+ public:
+  // Everything passed in must outlive the service.
+  ReminderServiceImpl(ReminderStore* store, NudgeHub* hub, NudgeTextProvider* texts,
+                      const Planner* planner, ReminderServiceOptions options = {});
+
+  // Ends every open StreamNudges call with OK (graceful shutdown).
+  void EndStreams();
+
+  grpc::ServerUnaryReactor* CreateReminderPlan(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::CreateReminderPlanRequest* req,
+      legwise::reminder::v1::CreateReminderPlanResponse* resp) override;
+  grpc::ServerUnaryReactor* GetReminderPlan(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::GetReminderPlanRequest* req,
+      legwise::reminder::v1::GetReminderPlanResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateReminderPlan(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::UpdateReminderPlanRequest* req,
+      legwise::reminder::v1::UpdateReminderPlanResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteReminderPlan(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::DeleteReminderPlanRequest* req,
+      legwise::reminder::v1::DeleteReminderPlanResponse* resp) override;
+  grpc::ServerUnaryReactor* ListUpcomingNudges(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::ListUpcomingNudgesRequest* req,
+      legwise::reminder::v1::ListUpcomingNudgesResponse* resp) override;
+  grpc::ServerWriteReactor<legwise::reminder::v1::Nudge>* StreamNudges(
+      grpc::CallbackServerContext* ctx,
+      const legwise::reminder::v1::StreamNudgesRequest* req) override;
+  grpc::ServerUnaryReactor* AcknowledgeNudge(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::AcknowledgeNudgeRequest* req,
+      legwise::reminder::v1::AcknowledgeNudgeResponse* resp) override;
+  grpc::ServerUnaryReactor* SnoozeNudge(grpc::CallbackServerContext* ctx,
+                                        const legwise::reminder::v1::SnoozeNudgeRequest* req,
+                                        legwise::reminder::v1::SnoozeNudgeResponse* resp) override;
+  grpc::ServerUnaryReactor* LogWaterIntake(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::LogWaterIntakeRequest* req,
+      legwise::reminder::v1::LogWaterIntakeResponse* resp) override;
+
+  // The operations behind the RPCs (public for tests that drive the adapter without a server).
+  absl::Status DoCreate(const legwise::reminder::v1::CreateReminderPlanRequest& req,
+                        legwise::reminder::v1::ReminderPlan* out);
+  absl::Status DoGet(const legwise::reminder::v1::GetReminderPlanRequest& req,
+                     legwise::reminder::v1::ReminderPlan* out);
+  absl::Status DoUpdate(const legwise::reminder::v1::UpdateReminderPlanRequest& req,
+                        legwise::reminder::v1::ReminderPlan* out);
+  absl::Status DoDelete(const legwise::reminder::v1::DeleteReminderPlanRequest& req);
+  absl::Status DoList(const legwise::reminder::v1::ListUpcomingNudgesRequest& req,
+                      legwise::reminder::v1::ListUpcomingNudgesResponse* resp);
+  absl::Status DoAcknowledge(const legwise::reminder::v1::AcknowledgeNudgeRequest& req);
+  absl::Status DoSnooze(const legwise::reminder::v1::SnoozeNudgeRequest& req,
+                        legwise::reminder::v1::SnoozeNudgeResponse* resp);
+  absl::Status DoLogWater(const legwise::reminder::v1::LogWaterIntakeRequest& req,
+                          legwise::reminder::v1::LogWaterIntakeResponse* resp);
+
+ private:
+  friend class NudgeStreamReactor;
+  void Register(NudgeStreamReactor* r);
+  void Unregister(NudgeStreamReactor* r);
+  // The stored plan of a user and its validated form.
+  absl::Status LoadPlan(const std::string& user_id, legwise::reminder::v1::ReminderPlan* proto,
+                        Plan* plan);
+  void FillTexts(legwise::reminder::v1::Nudge* nudge);
+
+  ReminderStore* store_;
+  NudgeHub* hub_;
+  NudgeTextProvider* texts_;
+  const Planner* planner_;
+  ReminderServiceOptions options_;
+  absl::Mutex streams_mu_;
+  std::set<NudgeStreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool ending_ ABSL_GUARDED_BY(streams_mu_) = false;
+};
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_REMINDER_SERVICE_H_

@@ -1,0 +1,306 @@
+#include "services/reminder/store/memory_store.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace legwise::reminder {
+namespace {
+namespace v1 = ::legwise::reminder::v1;
+
+std::string DayString(absl::CivilDay d) {
+  return absl::StrFormat("%04d%02d%02d", d.year(), d.month(), d.day());
+}
+}  // namespace
+
+MemoryReminderStore::MemoryReminderStore(int num_buckets, Clock clock)
+    : num_buckets_(num_buckets), clock_(std::move(clock)), buckets_(num_buckets) {}
+
+absl::StatusOr<v1::ReminderPlan> MemoryReminderStore::CreatePlan(const v1::ReminderPlan& plan,
+                                                                 const std::string& request_id) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = users_.try_emplace(UserKey(plan.user_id()));
+  if (!inserted && it->second.plan.user_id().empty()) inserted = true;  // state without a plan
+  if (!inserted) {
+    if (!request_id.empty() && it->second.request_id == request_id) return it->second.plan;
+    return absl::AlreadyExistsError("a reminder plan already exists for this user");
+  }
+  it->second.plan = plan;
+  it->second.request_id = request_id;
+  return plan;
+}
+
+absl::StatusOr<v1::ReminderPlan> MemoryReminderStore::GetPlan(absl::string_view user_id) {
+  return GetPlanByKey(UserKey(user_id));
+}
+
+absl::StatusOr<v1::ReminderPlan> MemoryReminderStore::GetPlanByKey(absl::string_view user_key) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(std::string(user_key));
+  if (it == users_.end() || it->second.plan.user_id().empty()) {
+    return absl::NotFoundError("no reminder plan for this user");
+  }
+  return it->second.plan;
+}
+
+absl::Status MemoryReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
+                                              const std::string& expected_etag) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(UserKey(plan.user_id()));
+  if (it == users_.end() || it->second.plan.user_id().empty()) {
+    return absl::NotFoundError("no reminder plan for this user");
+  }
+  if (it->second.plan.etag() != expected_etag) {
+    return absl::AbortedError("the plan changed since it was read (etag mismatch)");
+  }
+  it->second.plan = plan;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryReminderStore::DeletePlan(absl::string_view user_id) {
+  absl::MutexLock lock(&mu_);
+  const std::string uk = UserKey(user_id);
+  auto it = users_.find(uk);
+  if (it == users_.end() || it->second.plan.user_id().empty()) {
+    return absl::NotFoundError("no reminder plan for this user");
+  }
+  users_.erase(it);
+  Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
+  for (const auto& [m, due] : b.scheduled[uk]) {
+    if (b.due_of.erase(m)) {
+      b.due.erase({due, m});
+      b.payload.erase(m);
+    }
+  }
+  b.scheduled.erase(uk);
+  b.refill.erase(uk);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> MemoryReminderStore::Schedule(absl::string_view user_id,
+                                                  const std::vector<ScheduledNudge>& nudges,
+                                                  absl::Time from, bool replace,
+                                                  absl::Time next_refill) {
+  absl::MutexLock lock(&mu_);
+  const std::string uk = UserKey(user_id);
+  Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
+  auto& sched = b.scheduled[uk];
+  const int64_t from_ms = absl::ToUnixMillis(from);
+  if (replace) {
+    for (auto it = sched.begin(); it != sched.end();) {
+      if (it->second >= from_ms && b.due_of.erase(it->first)) {
+        b.due.erase({it->second, it->first});
+        b.payload.erase(it->first);
+        it = sched.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  const int64_t keep_from = NowMs() - 72 * 3600 * 1000LL;
+  for (auto it = sched.begin(); it != sched.end();) {
+    it = it->second < keep_from ? sched.erase(it) : std::next(it);
+  }
+  int added = 0;
+  for (const ScheduledNudge& n : nudges) {
+    const std::string m = MemberOf(uk, n.nudge_id);
+    if (sched.count(m)) continue;
+    const int64_t due = absl::ToUnixMillis(n.due);
+    sched[m] = due;
+    b.due.insert({due, m});
+    b.due_of[m] = due;
+    b.payload[m] = n.payload;
+    ++added;
+  }
+  if (next_refill != absl::InfinitePast()) b.refill[uk] = absl::ToUnixMillis(next_refill);
+  return added;
+}
+
+absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
+                                                const std::vector<std::string>& nudge_ids) {
+  absl::MutexLock lock(&mu_);
+  const std::string uk = UserKey(user_id);
+  UserData& u = users_[uk];
+  Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
+  int n = 0;
+  for (const std::string& id : nudge_ids) {
+    u.cancel.insert(id);
+    const std::string m = MemberOf(uk, id);
+    auto it = b.due_of.find(m);
+    if (it != b.due_of.end()) {
+      b.due.erase({it->second, m});
+      b.payload.erase(m);
+      b.due_of.erase(it);
+      ++n;
+    }
+  }
+  return n;
+}
+
+absl::Status MemoryReminderStore::Acknowledge(absl::string_view user_id,
+                                              const std::string& nudge_id) {
+  absl::MutexLock lock(&mu_);
+  const std::string uk = UserKey(user_id);
+  users_[uk].ack.insert(nudge_id);
+  Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
+  const std::string m = MemberOf(uk, nudge_id);
+  auto it = b.due_of.find(m);
+  if (it != b.due_of.end()) {
+    b.due.erase({it->second, m});
+    b.payload.erase(m);
+    b.due_of.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryReminderStore::AddSnooze(absl::string_view user_id,
+                                            const ScheduledNudge& nudge) {
+  absl::MutexLock lock(&mu_);
+  users_[UserKey(user_id)].snoozes[nudge.nudge_id] = nudge.payload;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UserNudgeState> MemoryReminderStore::GetUserState(absl::string_view user_id) {
+  absl::MutexLock lock(&mu_);
+  UserNudgeState s;
+  auto it = users_.find(UserKey(user_id));
+  if (it == users_.end()) return s;
+  s.acknowledged.assign(it->second.ack.begin(), it->second.ack.end());
+  s.cancelled.assign(it->second.cancel.begin(), it->second.cancel.end());
+  for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p);
+  return s;
+}
+
+absl::StatusOr<int32_t> MemoryReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
+                                                      int32_t amount_ml) {
+  absl::MutexLock lock(&mu_);
+  return users_[UserKey(user_id)].water[DayString(day)] += amount_ml;
+}
+
+absl::StatusOr<ClaimResult> MemoryReminderStore::Claim(int bucket, int max,
+                                                       const std::string& token,
+                                                       absl::Duration lease,
+                                                       absl::Duration misfire) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  ClaimResult out;
+  out.server_now_ms = NowMs();
+  const int64_t cutoff = out.server_now_ms - absl::ToInt64Milliseconds(misfire);
+  while (!b.due.empty() && b.due.begin()->first < cutoff && out.skipped < max) {
+    const std::string m = b.due.begin()->second;
+    b.due.erase(b.due.begin());
+    b.due_of.erase(m);
+    b.payload.erase(m);
+    ++out.skipped;
+  }
+  while (!b.due.empty() && b.due.begin()->first <= out.server_now_ms &&
+         static_cast<int>(out.claimed.size()) < max) {
+    auto [due, m] = *b.due.begin();
+    b.due.erase(b.due.begin());
+    b.due_of.erase(m);
+    b.inflight[m] = {token, due};
+    b.lease_until[m] = out.server_now_ms + absl::ToInt64Milliseconds(lease);
+    out.claimed.push_back({m, due, b.payload[m]});
+  }
+  return out;
+}
+
+absl::StatusOr<int> MemoryReminderStore::Publish(int bucket, const std::string& token,
+                                                 const std::vector<PublishItem>& items) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  int n = 0;
+  for (const PublishItem& it : items) {
+    auto f = b.inflight.find(it.member);
+    if (f == b.inflight.end() || f->second.first != token) continue;
+    outbox_.push_back({it.nudge_id, it.user_key, f->second.second, NowMs(), it.payload});
+    b.inflight.erase(f);
+    b.lease_until.erase(it.member);
+    b.payload.erase(it.member);
+    ++n;
+  }
+  return n;
+}
+
+absl::StatusOr<int> MemoryReminderStore::Reap(int bucket, int max) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  const int64_t now = NowMs();
+  int n = 0;
+  for (auto it = b.lease_until.begin(); it != b.lease_until.end() && n < max;) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    const std::string m = it->first;
+    const int64_t due = b.inflight[m].second;
+    b.inflight.erase(m);
+    it = b.lease_until.erase(it);
+    b.due.insert({due, m});
+    b.due_of[m] = due;
+    ++n;
+  }
+  return n;
+}
+
+absl::Status MemoryReminderStore::DropRefill(absl::string_view user_key) {
+  absl::MutexLock lock(&mu_);
+  buckets_[UserBucket(user_key, num_buckets_)].refill.erase(std::string(user_key));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryReminderStore::ClaimRefills(int bucket, int max,
+                                                                           absl::Duration lease) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  const int64_t now = NowMs();
+  std::vector<std::string> users;
+  for (auto& [uk, when] : b.refill) {
+    if (static_cast<int>(users.size()) >= max) break;
+    if (when <= now) {
+      users.push_back(uk);
+      when = now + absl::ToInt64Milliseconds(lease);
+    }
+  }
+  return users;
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReadOutbox(
+    std::vector<std::string>* cursors, int max, absl::Duration block) {
+  cursors->resize(1);
+  absl::MutexLock lock(&mu_);
+  size_t pos = 0;
+  if ((*cursors)[0].empty()) {
+    pos = outbox_.size();
+  } else {
+    absl::SimpleAtoi((*cursors)[0], &pos);
+  }
+  if (pos >= outbox_.size() && block > absl::ZeroDuration()) {
+    struct Waiter {
+      const std::vector<OutboxEntry>* log;
+      size_t want;
+      bool Ready() const { return log->size() > want; }
+    } waiter{&outbox_, pos};
+    mu_.AwaitWithTimeout(absl::Condition(&waiter, &Waiter::Ready), block);
+  }
+  std::vector<OutboxEntry> out;
+  while (pos < outbox_.size() && static_cast<int>(out.size()) < max) out.push_back(outbox_[pos++]);
+  (*cursors)[0] = absl::StrCat(pos);
+  return out;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> MemoryReminderStore::Backlog() {
+  absl::MutexLock lock(&mu_);
+  std::pair<int64_t, int64_t> out{0, 0};
+  for (const Bucket& b : buckets_) {
+    out.first += static_cast<int64_t>(b.due.size());
+    out.second += static_cast<int64_t>(b.inflight.size());
+  }
+  return out;
+}
+
+}  // namespace legwise::reminder

@@ -1,0 +1,88 @@
+// ReminderStore in process memory, for development (--memory_store) and tests: the same semantics
+// as the Redis store (claim/lease/publish/reap, dedup of scheduled occurrences), nothing survives a
+// restart, and only one replica can use it.
+#ifndef LEGWISE_SERVICES_REMINDER_STORE_MEMORY_STORE_H_
+#define LEGWISE_SERVICES_REMINDER_STORE_MEMORY_STORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "services/reminder/planner/planner.h"
+#include "services/reminder/store/reminder_store.h"
+
+namespace legwise::reminder {
+
+class MemoryReminderStore : public ReminderStore {
+ public:
+  // `clock` stands in for the Redis server's TIME.
+  explicit MemoryReminderStore(
+      int num_buckets = 4, Clock clock = [] { return absl::Now(); });
+
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) override;
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
+      absl::string_view user_key) override;
+  absl::Status ReplacePlan(const legwise::reminder::v1::ReminderPlan& plan,
+                           const std::string& expected_etag) override;
+  absl::Status DeletePlan(absl::string_view user_id) override;
+  absl::StatusOr<int> Schedule(absl::string_view user_id, const std::vector<ScheduledNudge>& nudges,
+                               absl::Time from, bool replace, absl::Time next_refill) override;
+  absl::StatusOr<int> Cancel(absl::string_view user_id,
+                             const std::vector<std::string>& nudge_ids) override;
+  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) override;
+  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) override;
+  absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) override;
+  absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                   int32_t amount_ml) override;
+
+  int num_buckets() const override { return num_buckets_; }
+  absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
+                                    absl::Duration lease, absl::Duration misfire) override;
+  absl::StatusOr<int> Publish(int bucket, const std::string& token,
+                              const std::vector<PublishItem>& items) override;
+  absl::StatusOr<int> Reap(int bucket, int max) override;
+  absl::Status DropRefill(absl::string_view user_key) override;
+  absl::StatusOr<std::vector<std::string>> ClaimRefills(int bucket, int max,
+                                                        absl::Duration lease) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
+                                                      absl::Duration block) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
+  absl::Status Ping() override { return absl::OkStatus(); }
+
+ private:
+  struct UserData {
+    legwise::reminder::v1::ReminderPlan plan;
+    std::string request_id;
+    std::set<std::string> ack, cancel;
+    std::map<std::string, std::string> snoozes;
+    std::map<std::string, int32_t> water;  // day -> ml
+  };
+  struct Bucket {
+    std::set<std::pair<int64_t, std::string>> due;                    // (due ms, member)
+    std::map<std::string, int64_t> due_of;                            // member -> due ms (pending)
+    std::map<std::string, std::string> payload;                       // member -> payload
+    std::map<std::string, std::pair<std::string, int64_t>> inflight;  // member -> (token, due ms)
+    std::map<std::string, int64_t> lease_until;                       // member -> ms
+    std::map<std::string, std::map<std::string, int64_t>> scheduled;  // user key -> member -> due
+    std::map<std::string, int64_t> refill;                            // user key -> ms
+  };
+  int64_t NowMs() const { return absl::ToUnixMillis(clock_()); }
+
+  const int num_buckets_;
+  Clock clock_;
+  absl::Mutex mu_;
+  std::map<std::string, UserData> users_ ABSL_GUARDED_BY(mu_);  // by user key
+  std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  std::vector<OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);  // one log for all buckets
+};
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_STORE_MEMORY_STORE_H_

@@ -1,0 +1,589 @@
+#include "services/reminder/store/redis_store.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/reminder/planner/planner.h"
+
+namespace legwise::reminder {
+namespace {
+
+namespace v1 = ::legwise::reminder::v1;
+
+constexpr int64_t kUserStateTtlSec = 15 * 24 * 3600;
+constexpr int64_t kWaterTtlSec = 8 * 24 * 3600;
+
+// Lua's tostring() prints big numbers as 1.7e+12: every number goes out through "%.0f". Commands
+// over many members are issued in chunks (one call per chunk, not per member: far fewer
+// redis.call()s and AOF entries), small enough for Lua's unpack() limit.
+constexpr char kNowLua[] = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function n2s(x) return string.format('%.0f', x) end
+local function chunked(cmd, key, list, step)
+  for i = 1, #list, step do
+    redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
+  end
+end
+local function hmget(key, list)
+  local out = {}
+  for i = 1, #list, 1000 do
+    local part = redis.call('HMGET', key, unpack(list, i, math.min(i + 999, #list)))
+    for _, v in ipairs(part) do out[#out + 1] = v end
+    for j = #part + 1, math.min(1000, #list - i + 1) do out[#out + 1] = false end
+  end
+  return out
+end
+)lua";
+
+// KEYS: due, pay, leases, claim (rm:{b}:claim:<token>). ARGV: max, token, lease_ms, misfire_ms.
+// Moves due members into the claim hash (member -> due ms) leased to the token.
+// Returns {now, skipped, member1, due1, payload1, ...}.
+const std::string kClaimScript = absl::StrCat(kNowLua, R"lua(
+local max = tonumber(ARGV[1])
+local cutoff = now - tonumber(ARGV[4])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. n2s(cutoff), 'LIMIT', 0, max)
+if #old > 0 then
+  chunked('ZREM', KEYS[1], old, 1000)
+  chunked('HDEL', KEYS[2], old, 1000)
+end
+local out = {n2s(now), #old}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], n2s(cutoff), n2s(now), 'WITHSCORES', 'LIMIT', 0, max)
+if #due == 0 then return out end
+local members = {}
+for i = 1, #due, 2 do members[#members + 1] = due[i] end
+chunked('ZREM', KEYS[1], members, 1000)
+chunked('HSET', KEYS[4], due, 2000)
+redis.call('ZADD', KEYS[3], n2s(now + tonumber(ARGV[3])), ARGV[2])
+local payloads = hmget(KEYS[2], members)
+for i, m in ipairs(members) do
+  out[#out + 1] = m
+  out[#out + 1] = due[2 * i]
+  out[#out + 1] = payloads[i] or ''
+end
+return out
+)lua");
+
+// KEYS: leases, claim, pay, outbox, due. ARGV: token, maxlen, then (member, nudge_id, user,
+// payload)*. Only while the token's claim still exists (not reaped): XADDs the listed members of
+// the claim, returns any other claimed member to the due index, and forgets the claim.
+const std::string kPublishScript = absl::StrCat(kNowLua, R"lua(
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local now_s = n2s(now)
+local claimed = redis.call('HGETALL', KEYS[2])
+local dues = {}
+for i = 1, #claimed, 2 do dues[claimed[i]] = claimed[i + 1] end
+local done = {}
+for i = 3, #ARGV, 4 do
+  local m = ARGV[i]
+  local d = dues[m]
+  if d then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
+               'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+    done[#done + 1] = m
+    dues[m] = nil
+  end
+end
+local back = {}
+for m, d in pairs(dues) do
+  back[#back + 1] = d
+  back[#back + 1] = m
+end
+if #back > 0 then chunked('ZADD', KEYS[5], back, 2000) end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if #done > 0 then chunked('HDEL', KEYS[3], done, 1000) end
+return #done
+)lua");
+
+// KEYS: leases. ARGV: max. The tokens whose lease has expired (on the server's clock).
+const std::string kExpiredLeasesScript = absl::StrCat(kNowLua, R"lua(
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', n2s(now), 'LIMIT', 0, tonumber(ARGV[1]))
+)lua");
+
+// KEYS: leases, claim, due. ARGV: token. If the token's lease is still expired, returns its members
+// to the due index with their due times and forgets the claim. Returns how many.
+const std::string kReapScript = absl::StrCat(kNowLua, R"lua(
+local until_ms = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not until_ms or tonumber(until_ms) > now then return 0 end
+local claimed = redis.call('HGETALL', KEYS[2])
+local back = {}
+for i = 1, #claimed, 2 do
+  back[#back + 1] = claimed[i + 1]
+  back[#back + 1] = claimed[i]
+end
+if #back > 0 then chunked('ZADD', KEYS[3], back, 2000) end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return #back / 2
+)lua");
+
+// KEYS: due, pay, user zset, refill. ARGV: from_ms, replace, user key, next_refill_ms ("" = keep),
+// keep_ms, then (member, due_ms, payload)*. Returns how many were added.
+const std::string kScheduleScript = absl::StrCat(kNowLua, R"lua(
+if ARGV[2] == '1' then
+  local future = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf')
+  for _, m in ipairs(future) do
+    if redis.call('ZREM', KEYS[1], m) == 1 then
+      redis.call('HDEL', KEYS[2], m)
+      redis.call('ZREM', KEYS[3], m)
+    end
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. n2s(now - tonumber(ARGV[5])))
+local added = 0
+for i = 6, #ARGV, 3 do
+  local m = ARGV[i]
+  if not redis.call('ZSCORE', KEYS[3], m) then
+    redis.call('ZADD', KEYS[3], ARGV[i + 1], m)
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], m)
+    redis.call('HSET', KEYS[2], m, ARGV[i + 2])
+    added = added + 1
+  end
+end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3]) end
+return added
+)lua");
+
+// KEYS: due, pay. ARGV: members. Returns how many were pending.
+constexpr char kCancelScript[] = R"lua(
+local n = 0
+for _, m in ipairs(ARGV) do
+  if redis.call('ZREM', KEYS[1], m) == 1 then
+    redis.call('HDEL', KEYS[2], m)
+    n = n + 1
+  end
+end
+return n
+)lua";
+
+// KEYS: due, pay, user zset, refill. ARGV: user key.
+constexpr char kUnscheduleScript[] = R"lua(
+local all = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, m in ipairs(all) do
+  if redis.call('ZREM', KEYS[1], m) == 1 then redis.call('HDEL', KEYS[2], m) end
+end
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return #all
+)lua";
+
+// KEYS: refill. ARGV: max, lease_ms.
+const std::string kClaimRefillScript = absl::StrCat(kNowLua, R"lua(
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', n2s(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local lease_until = n2s(now + tonumber(ARGV[2]))
+for _, u in ipairs(users) do redis.call('ZADD', KEYS[1], lease_until, u) end
+return users
+)lua");
+
+// KEYS: plan. ARGV: data, etag, request id. Returns {0} created, {1, data} same request, {2}
+// exists.
+constexpr char kCreatePlanScript[] = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local r = redis.call('HGET', KEYS[1], 'req')
+  if ARGV[3] ~= '' and r == ARGV[3] then return {1, redis.call('HGET', KEYS[1], 'data')} end
+  return {2}
+end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3])
+return {0}
+)lua";
+
+// KEYS: plan. ARGV: data, etag, expected etag. Returns 0 replaced, 1 none, 2 etag mismatch.
+constexpr char kReplacePlanScript[] = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('HGET', KEYS[1], 'etag') ~= ARGV[3] then return 2 end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2])
+return 0
+)lua";
+
+std::string UserPrefix(absl::string_view user_key) { return absl::StrCat("rm:{u", user_key, "}:"); }
+std::string BucketPrefix(int bucket) { return absl::StrCat("rm:{b", bucket, "}:"); }
+
+std::string DayString(absl::CivilDay d) {
+  return absl::StrFormat("%04d%02d%02d", d.year(), d.month(), d.day());
+}
+
+int64_t ToMs(absl::Time t) { return absl::ToUnixMillis(t); }
+
+absl::Status ScriptError(const RedisReply& r) {
+  if (r.is_error()) return absl::InternalError(absl::StrCat("redis script: ", r.str));
+  return absl::OkStatus();
+}
+
+int64_t AsInt(const RedisReply& r) {
+  if (r.type == RedisReply::Type::kInteger) return r.integer;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(r.str, &v)) return 0;
+  return v;
+}
+
+absl::StatusOr<v1::ReminderPlan> ParsePlan(const std::string& data) {
+  v1::ReminderPlan plan;
+  if (!plan.ParseFromString(data)) return absl::DataLossError("stored plan does not parse");
+  return plan;
+}
+
+}  // namespace
+
+RedisReminderStore::RedisReminderStore(std::shared_ptr<RedisClient> redis,
+                                       RedisStoreOptions options)
+    : redis_(std::move(redis)), options_(options) {}
+
+std::string RedisReminderStore::OutboxKey(int bucket) {
+  return absl::StrCat(BucketPrefix(bucket), "outbox");
+}
+std::string RedisReminderStore::DueKey(int bucket) {
+  return absl::StrCat(BucketPrefix(bucket), "due");
+}
+std::string RedisReminderStore::LeasesKey(int bucket) {
+  return absl::StrCat(BucketPrefix(bucket), "leases");
+}
+
+absl::Status RedisReminderStore::EnsureOutboxGroups() {
+  std::vector<std::vector<std::string>> cmds;
+  for (int b = 0; b < options_.num_buckets; ++b) {
+    cmds.push_back({"XGROUP", "CREATE", OutboxKey(b), "push", "0", "MKSTREAM"});
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  for (const RedisReply& r : *replies) {
+    if (r.is_error() && r.str.find("BUSYGROUP") == std::string::npos) {
+      return absl::InternalError(r.str);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
+                                                                const std::string& request_id) {
+  const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  if (r->elements.empty()) return absl::InternalError("unexpected create reply");
+  switch (AsInt(r->elements[0])) {
+    case 0:
+      return plan;
+    case 1:
+      if (r->elements.size() < 2) return absl::InternalError("unexpected create reply");
+      return ParsePlan(r->elements[1].str);
+    default:
+      return absl::AlreadyExistsError("a reminder plan already exists for this user");
+  }
+}
+
+absl::StatusOr<v1::ReminderPlan> RedisReminderStore::GetPlan(absl::string_view user_id) {
+  return GetPlanByKey(UserKey(user_id));
+}
+
+absl::StatusOr<v1::ReminderPlan> RedisReminderStore::GetPlanByKey(absl::string_view user_key) {
+  absl::StatusOr<RedisReply> r = redis_->Command({"HGET", UserPrefix(user_key) + "plan", "data"});
+  if (!r.ok()) return r.status();
+  if (r->is_nil()) return absl::NotFoundError("no reminder plan for this user");
+  return ParsePlan(r->str);
+}
+
+absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
+                                             const std::string& expected_etag) {
+  const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kReplacePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), expected_etag});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  switch (AsInt(*r)) {
+    case 0:
+      return absl::OkStatus();
+    case 1:
+      return absl::NotFoundError("no reminder plan for this user");
+    default:
+      return absl::AbortedError("the plan changed since it was read (etag mismatch)");
+  }
+}
+
+absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
+  const std::string uk = UserKey(user_id);
+  const std::string up = UserPrefix(uk);
+  absl::StatusOr<RedisReply> del =
+      redis_->Command({"DEL", up + "plan", up + "ack", up + "cancel", up + "snooze"});
+  if (!del.ok()) return del.status();
+  if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
+  const int b = UserBucket(uk, options_.num_buckets);
+  const std::string bp = BucketPrefix(b);
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kUnscheduleScript, {bp + "due", bp + "pay", bp + "u:" + uk, bp + "refill"}, {uk});
+  if (!r.ok()) return r.status();
+  return ScriptError(*r);
+}
+
+absl::StatusOr<int> RedisReminderStore::Schedule(absl::string_view user_id,
+                                                 const std::vector<ScheduledNudge>& nudges,
+                                                 absl::Time from, bool replace,
+                                                 absl::Time next_refill) {
+  const std::string uk = UserKey(user_id);
+  const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
+  std::vector<std::string> args = {
+      absl::StrCat(ToMs(from)), replace ? "1" : "0", uk,
+      next_refill == absl::InfinitePast() ? "" : absl::StrCat(ToMs(next_refill)),
+      absl::StrCat(absl::ToInt64Milliseconds(options_.retention))};
+  args.reserve(args.size() + 3 * nudges.size());
+  for (const ScheduledNudge& n : nudges) {
+    args.push_back(MemberOf(uk, n.nudge_id));
+    args.push_back(absl::StrCat(ToMs(n.due)));
+    args.push_back(n.payload);
+  }
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kScheduleScript, {bp + "due", bp + "pay", bp + "u:" + uk, bp + "refill"}, args);
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  return static_cast<int>(AsInt(*r));
+}
+
+absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
+                                               const std::vector<std::string>& nudge_ids) {
+  if (nudge_ids.empty()) return 0;
+  const std::string uk = UserKey(user_id);
+  const std::string up = UserPrefix(uk);
+  std::vector<std::string> sadd = {"SADD", up + "cancel"};
+  sadd.insert(sadd.end(), nudge_ids.begin(), nudge_ids.end());
+  absl::StatusOr<std::vector<RedisReply>> rs =
+      redis_->Pipeline({sadd, {"EXPIRE", up + "cancel", absl::StrCat(kUserStateTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
+  std::vector<std::string> members;
+  for (const std::string& id : nudge_ids) members.push_back(MemberOf(uk, id));
+  absl::StatusOr<RedisReply> r = redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, members);
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  return static_cast<int>(AsInt(*r));
+}
+
+absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id,
+                                             const std::string& nudge_id) {
+  const std::string uk = UserKey(user_id);
+  const std::string up = UserPrefix(uk);
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {{"SADD", up + "ack", nudge_id}, {"EXPIRE", up + "ack", absl::StrCat(kUserStateTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, {MemberOf(uk, nudge_id)});
+  if (!r.ok()) return r.status();
+  return ScriptError(*r);
+}
+
+absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) {
+  const std::string up = UserPrefix(UserKey(user_id));
+  absl::StatusOr<std::vector<RedisReply>> rs =
+      redis_->Pipeline({{"HSET", up + "snooze", nudge.nudge_id, nudge.payload},
+                        {"EXPIRE", up + "snooze", absl::StrCat(kUserStateTtlSec)}});
+  return rs.status();
+}
+
+absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
+  const std::string up = UserPrefix(UserKey(user_id));
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {{"SMEMBERS", up + "ack"}, {"SMEMBERS", up + "cancel"}, {"HVALS", up + "snooze"}});
+  if (!rs.ok()) return rs.status();
+  UserNudgeState state;
+  for (const RedisReply& e : (*rs)[0].elements) state.acknowledged.push_back(e.str);
+  for (const RedisReply& e : (*rs)[1].elements) state.cancelled.push_back(e.str);
+  for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
+  return state;
+}
+
+absl::StatusOr<int32_t> RedisReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
+                                                     int32_t amount_ml) {
+  const std::string key = UserPrefix(UserKey(user_id)) + "water:" + DayString(day);
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {{"INCRBY", key, absl::StrCat(amount_ml)}, {"EXPIRE", key, absl::StrCat(kWaterTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  return static_cast<int32_t>((*rs)[0].integer);
+}
+
+absl::StatusOr<ClaimResult> RedisReminderStore::Claim(int bucket, int max, const std::string& token,
+                                                      absl::Duration lease,
+                                                      absl::Duration misfire) {
+  const std::string bp = BucketPrefix(bucket);
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kClaimScript, {bp + "due", bp + "pay", bp + "leases", bp + "claim:" + token},
+                   {absl::StrCat(max), token, absl::StrCat(absl::ToInt64Milliseconds(lease)),
+                    absl::StrCat(absl::ToInt64Milliseconds(misfire))});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  ClaimResult out;
+  const auto& e = r->elements;
+  if (e.size() < 2) return absl::InternalError("unexpected claim reply");
+  out.server_now_ms = AsInt(e[0]);
+  out.skipped = static_cast<int>(AsInt(e[1]));
+  for (size_t i = 2; i + 2 < e.size(); i += 3) {
+    ClaimedNudge c;
+    c.member = e[i].str;
+    c.due_ms = AsInt(e[i + 1]);
+    c.payload = e[i + 2].str;
+    out.claimed.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<int> RedisReminderStore::Publish(int bucket, const std::string& token,
+                                                const std::vector<PublishItem>& items) {
+  if (items.empty()) return 0;
+  if (!groups_ready_.load() && EnsureOutboxGroups().ok()) groups_ready_ = true;
+  const std::string bp = BucketPrefix(bucket);
+  std::vector<std::string> args = {token, absl::StrCat(options_.outbox_max_len)};
+  args.reserve(2 + 4 * items.size());
+  for (const PublishItem& it : items) {
+    args.push_back(it.member);
+    args.push_back(it.nudge_id);
+    args.push_back(it.user_key);
+    args.push_back(it.payload);
+  }
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kPublishScript, {bp + "leases", bp + "claim:" + token, bp + "pay", bp + "outbox", bp + "due"},
+      args);
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  return static_cast<int>(AsInt(*r));
+}
+
+absl::StatusOr<int> RedisReminderStore::Reap(int bucket, int max) {
+  const std::string bp = BucketPrefix(bucket);
+  absl::StatusOr<RedisReply> tokens =
+      redis_->Eval(kExpiredLeasesScript, {bp + "leases"}, {absl::StrCat(max)});
+  if (!tokens.ok()) return tokens.status();
+  if (absl::Status s = ScriptError(*tokens); !s.ok()) return s;
+  int total = 0;
+  for (const RedisReply& t : tokens->elements) {
+    // One atomic step per claim, re-checking the lease: a publish may have won meanwhile.
+    absl::StatusOr<RedisReply> r =
+        redis_->Eval(kReapScript, {bp + "leases", bp + "claim:" + t.str, bp + "due"}, {t.str});
+    if (!r.ok()) return r.status();
+    if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+    total += static_cast<int>(AsInt(*r));
+  }
+  return total;
+}
+
+absl::Status RedisReminderStore::DropRefill(absl::string_view user_key) {
+  const std::string bp = BucketPrefix(UserBucket(user_key, options_.num_buckets));
+  return redis_->Command({"ZREM", bp + "refill", std::string(user_key)}).status();
+}
+
+absl::StatusOr<std::vector<std::string>> RedisReminderStore::ClaimRefills(int bucket, int max,
+                                                                          absl::Duration lease) {
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kClaimRefillScript, {BucketPrefix(bucket) + "refill"},
+                   {absl::StrCat(max), absl::StrCat(absl::ToInt64Milliseconds(lease))});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  std::vector<std::string> users;
+  for (const RedisReply& e : r->elements) users.push_back(e.str);
+  return users;
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
+    std::vector<std::string>* cursors, int max, absl::Duration block) {
+  const int n = options_.num_buckets;
+  cursors->resize(n);
+  // Unset cursors start at the current end of their stream.
+  std::vector<std::vector<std::string>> init;
+  std::vector<int> init_buckets;
+  for (int b = 0; b < n; ++b) {
+    if ((*cursors)[b].empty()) {
+      init.push_back({"XREVRANGE", OutboxKey(b), "+", "-", "COUNT", "1"});
+      init_buckets.push_back(b);
+    }
+  }
+  if (!init.empty()) {
+    absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(init);
+    if (!rs.ok()) return rs.status();
+    for (size_t i = 0; i < rs->size(); ++i) {
+      const RedisReply& r = (*rs)[i];
+      (*cursors)[init_buckets[i]] = (!r.elements.empty() && !r.elements[0].elements.empty())
+                                        ? r.elements[0].elements[0].str
+                                        : "0-0";
+    }
+  }
+  std::vector<std::string> cmd = {"XREAD", "COUNT", absl::StrCat(max)};
+  if (block > absl::ZeroDuration()) {
+    cmd.push_back("BLOCK");
+    cmd.push_back(absl::StrCat(absl::ToInt64Milliseconds(block)));
+  }
+  cmd.push_back("STREAMS");
+  for (int b = 0; b < n; ++b) cmd.push_back(OutboxKey(b));
+  for (int b = 0; b < n; ++b) cmd.push_back((*cursors)[b]);
+  absl::StatusOr<RedisReply> r = redis_->Command(cmd);
+  if (!r.ok()) return r.status();
+  std::vector<OutboxEntry> out;
+  if (r->is_nil()) return out;
+  if (r->is_error()) return absl::InternalError(r->str);
+  for (const RedisReply& stream : r->elements) {
+    if (stream.elements.size() != 2) continue;
+    int bucket = -1;
+    for (int b = 0; b < n; ++b) {
+      if (stream.elements[0].str == OutboxKey(b)) bucket = b;
+    }
+    if (bucket < 0) continue;
+    for (const RedisReply& entry : stream.elements[1].elements) {
+      if (entry.elements.size() != 2) continue;
+      (*cursors)[bucket] = entry.elements[0].str;
+      OutboxEntry e;
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        const std::string& k = f[i].str;
+        const std::string& v = f[i + 1].str;
+        if (k == "nudge_id") {
+          e.nudge_id = v;
+        } else if (k == "user") {
+          e.user_key = v;
+        } else if (k == "due_ms") {
+          absl::SimpleAtoi(v, &e.due_ms);
+        } else if (k == "pub_ms") {
+          absl::SimpleAtoi(v, &e.published_ms);
+        } else if (k == "nudge") {
+          e.payload = v;
+        }
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::Backlog() {
+  std::vector<std::vector<std::string>> cmds;
+  for (int b = 0; b < options_.num_buckets; ++b) {
+    cmds.push_back({"ZCARD", DueKey(b)});
+    cmds.push_back({"ZCARD", LeasesKey(b)});
+  }
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+  if (!rs.ok()) return rs.status();
+  std::pair<int64_t, int64_t> out{0, 0};
+  for (size_t i = 0; i < rs->size(); i += 2) {
+    out.first += (*rs)[i].integer;
+    out.second += (*rs)[i + 1].integer;
+  }
+  return out;
+}
+
+// --- shared helpers -----------------------------------------------------------------------------
+
+std::string UserKey(absl::string_view user_id) {
+  return absl::StrFormat("%016x", StableHash64(absl::StrCat("user|", user_id)));
+}
+
+int UserBucket(absl::string_view user_key, int num_buckets) {
+  return static_cast<int>(StableHash64(user_key) % static_cast<uint64_t>(num_buckets));
+}
+
+std::string MemberOf(absl::string_view user_key, absl::string_view nudge_id) {
+  return absl::StrCat(user_key, ":", nudge_id);
+}
+
+}  // namespace legwise::reminder

@@ -1,0 +1,97 @@
+// ReminderStore on Redis (through the shared RedisClient), laid out for Redis Cluster:
+//
+//   per user (hash tag {u<user key>}, one slot):
+//     rm:{u<k>}:plan        hash: data (serialized ReminderPlan), etag, req (create request id)
+//     rm:{u<k>}:ack         set of acknowledged nudge ids          (expires 15 days after last
+//     write) rm:{u<k>}:cancel      set of cancelled nudge ids             (idem) rm:{u<k>}:snooze
+//     hash nudge id -> payload of a snooze   (idem) rm:{u<k>}:water:<day> day's water total in ml
+//     (expires after 8 days)
+//   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
+//     rm:{b<b>}:due         zset member -> due unix ms             (the due index)
+//     rm:{b<b>}:pay         hash member -> payload
+//     rm:{b<b>}:leases      zset lease token -> lease expiry unix ms (one entry per claim)
+//     rm:{b<b>}:claim:<t>   hash member -> due ms: the occurrences in flight under token t
+//     rm:{b<b>}:outbox      stream: nudge_id, user, due_ms, pub_ms, nudge (consumer group "push")
+//     rm:{b<b>}:refill      zset user key -> when to extend her horizon
+//     rm:{b<b>}:u:<k>       zset member -> due ms: every occurrence scheduled for user k (pending,
+//                           in flight or delivered) kept for `retention`, so none is scheduled
+//                           twice
+// Every multi-key change is one Lua script on one slot, so it is atomic; claim, publish and reap
+// read the server's TIME, never a replica's clock.
+#ifndef LEGWISE_SERVICES_REMINDER_STORE_REDIS_STORE_H_
+#define LEGWISE_SERVICES_REMINDER_STORE_REDIS_STORE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "services/common/redis_client.h"
+#include "services/reminder/store/reminder_store.h"
+
+namespace legwise::reminder {
+
+struct RedisStoreOptions {
+  // Buckets of the due index. Changing it moves users between buckets: keep it fixed per
+  // deployment.
+  int num_buckets = 16;
+  // Approximate length cap of each bucket's outbox stream (XADD MAXLEN ~).
+  int outbox_max_len = 1000000;
+  // How long a scheduled occurrence is remembered (so a refill never schedules it again).
+  absl::Duration retention = absl::Hours(72);
+};
+
+class RedisReminderStore : public ReminderStore {
+ public:
+  RedisReminderStore(std::shared_ptr<RedisClient> redis, RedisStoreOptions options = {});
+
+  // Creates the "push" consumer group on every outbox stream (idempotent). Call once at start; a
+  // failure (Redis down) is harmless: it is retried by the next call.
+  absl::Status EnsureOutboxGroups();
+
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) override;
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
+      absl::string_view user_key) override;
+  absl::Status ReplacePlan(const legwise::reminder::v1::ReminderPlan& plan,
+                           const std::string& expected_etag) override;
+  absl::Status DeletePlan(absl::string_view user_id) override;
+  absl::StatusOr<int> Schedule(absl::string_view user_id, const std::vector<ScheduledNudge>& nudges,
+                               absl::Time from, bool replace, absl::Time next_refill) override;
+  absl::StatusOr<int> Cancel(absl::string_view user_id,
+                             const std::vector<std::string>& nudge_ids) override;
+  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) override;
+  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) override;
+  absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) override;
+  absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                   int32_t amount_ml) override;
+
+  int num_buckets() const override { return options_.num_buckets; }
+  absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
+                                    absl::Duration lease, absl::Duration misfire) override;
+  absl::StatusOr<int> Publish(int bucket, const std::string& token,
+                              const std::vector<PublishItem>& items) override;
+  absl::StatusOr<int> Reap(int bucket, int max) override;
+  absl::Status DropRefill(absl::string_view user_key) override;
+  absl::StatusOr<std::vector<std::string>> ClaimRefills(int bucket, int max,
+                                                        absl::Duration lease) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
+                                                      absl::Duration block) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
+  absl::Status Ping() override { return redis_->Ping(); }
+
+  // Key names (exposed for tests and the push gateway).
+  static std::string OutboxKey(int bucket);
+  static std::string DueKey(int bucket);
+  static std::string LeasesKey(int bucket);
+
+ private:
+  std::shared_ptr<RedisClient> redis_;
+  RedisStoreOptions options_;
+  std::atomic<bool> groups_ready_{false};  // EnsureOutboxGroups succeeded once
+};
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_STORE_REDIS_STORE_H_

@@ -1,0 +1,158 @@
+// Where reminder plans, scheduled occurrences and delivered nudges live, behind one small
+// interface: RedisReminderStore (production: plans survive restarts, replicas share the due index
+// and claim occurrences atomically) and MemoryReminderStore (--memory_store, development and unit
+// tests).
+//
+// Vocabulary:
+//  - user key: 16 hex digits of a stable hash of the user id; Redis keys carry it instead of the
+//  raw id.
+//  - bucket: the due index is sharded into `num_buckets()` buckets; a user's occurrences all sit in
+//    bucket UserBucket(user key), so one bucket operation covers one user atomically.
+//  - member: "<user key>:<nudge id>", one scheduled occurrence in a bucket.
+//  - payload: a serialized legwise.reminder.v1.Nudge without texts (filled in at publish time).
+// An occurrence goes due -> (claim) in flight with a lease -> (publish) outbox, exactly once; an
+// expired lease goes back to due (reap); anything older than the misfire threshold at claim time is
+// skipped instead of delivered late.
+#ifndef LEGWISE_SERVICES_REMINDER_STORE_REMINDER_STORE_H_
+#define LEGWISE_SERVICES_REMINDER_STORE_REMINDER_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "legwise/reminder/v1/reminder.pb.h"
+
+namespace legwise::reminder {
+
+// 16 hex digits naming a user in storage keys (so raw ids never appear in key names or metrics).
+std::string UserKey(absl::string_view user_id);
+// The bucket of a user key, 0..num_buckets-1.
+int UserBucket(absl::string_view user_key, int num_buckets);
+// "<user key>:<nudge id>".
+std::string MemberOf(absl::string_view user_key, absl::string_view nudge_id);
+
+// One occurrence to schedule.
+struct ScheduledNudge {
+  std::string nudge_id;
+  absl::Time due;
+  std::string payload;  // serialized v1::Nudge without title/body
+};
+
+// One occurrence claimed by a dispatcher.
+struct ClaimedNudge {
+  std::string member;
+  int64_t due_ms = 0;
+  std::string payload;
+};
+
+// What one claim returned.
+struct ClaimResult {
+  int64_t server_now_ms = 0;  // the store's clock (Redis TIME) at the claim
+  int skipped = 0;            // older than the misfire threshold: dropped, not delivered
+  std::vector<ClaimedNudge> claimed;
+};
+
+// One claimed occurrence, ready to publish (payload now carries the texts).
+struct PublishItem {
+  std::string member;
+  std::string nudge_id;
+  std::string user_key;
+  std::string payload;
+};
+
+// One delivered nudge as read back from the outbox.
+struct OutboxEntry {
+  std::string nudge_id;
+  std::string user_key;
+  int64_t due_ms = 0;
+  int64_t published_ms = 0;
+  std::string payload;  // serialized v1::Nudge with texts
+};
+
+// What the service knows about a user's occurrences besides the plan.
+struct UserNudgeState {
+  std::vector<std::string> acknowledged;
+  std::vector<std::string> cancelled;
+  std::vector<std::string> snoozes;  // payloads of snoozed one-offs
+};
+
+// The storage interface. Every method is thread-safe. Errors: UNAVAILABLE when the store cannot be
+// reached; NOT_FOUND / ALREADY_EXISTS / ABORTED as documented per method.
+class ReminderStore {
+ public:
+  virtual ~ReminderStore() = default;
+
+  // Stores a new plan. When she already has one: the stored plan if it was created with the same
+  // non-empty request_id (an idempotent retry), else ALREADY_EXISTS.
+  virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) = 0;
+  // NOT_FOUND when she has none.
+  virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(
+      absl::string_view user_id) = 0;
+  // The plan stored under a user key (used by the refill loop).
+  virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
+      absl::string_view user_key) = 0;
+  // Replaces the plan when its current etag is `expected_etag`: NOT_FOUND when none, ABORTED when
+  // the etag differs.
+  virtual absl::Status ReplacePlan(const legwise::reminder::v1::ReminderPlan& plan,
+                                   const std::string& expected_etag) = 0;
+  // Deletes the plan, her per-user state and every pending occurrence. NOT_FOUND when none.
+  virtual absl::Status DeletePlan(absl::string_view user_id) = 0;
+
+  // Adds occurrences to her bucket's due index. With `replace`, her pending occurrences due at or
+  // after `from` are removed first (a changed plan). An occurrence already scheduled (pending, in
+  // flight or delivered within the retention) is never added twice. `next_refill` is when the
+  // refill loop should extend her horizon (InfinitePast = leave as is).
+  virtual absl::StatusOr<int> Schedule(absl::string_view user_id,
+                                       const std::vector<ScheduledNudge>& nudges, absl::Time from,
+                                       bool replace, absl::Time next_refill) = 0;
+  // Removes pending occurrences (by nudge id) and remembers them as cancelled. Returns how many
+  // were still pending.
+  virtual absl::StatusOr<int> Cancel(absl::string_view user_id,
+                                     const std::vector<std::string>& nudge_ids) = 0;
+  // Marks a nudge acknowledged and removes it from the due index if still pending.
+  virtual absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) = 0;
+  // Records a snoozed one-off (also scheduled through Schedule by the caller).
+  virtual absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) = 0;
+  // Acknowledged and cancelled ids, snoozes.
+  virtual absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) = 0;
+  // Adds water to a plan day's total and returns the new total.
+  virtual absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                           int32_t amount_ml) = 0;
+
+  // --- dispatcher ---
+  virtual int num_buckets() const = 0;
+  // Atomically moves up to `max` due occurrences (due <= the store's now) of `bucket` to in flight
+  // with a lease owned by `token`; occurrences older than `misfire` are skipped.
+  virtual absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
+                                            absl::Duration lease, absl::Duration misfire) = 0;
+  // Atomically, for each item still leased by `token`: appends it to the outbox and forgets it.
+  // Returns how many were published (an item whose lease was lost is not).
+  virtual absl::StatusOr<int> Publish(int bucket, const std::string& token,
+                                      const std::vector<PublishItem>& items) = 0;
+  // Returns up to `max` expired leases of `bucket` to the due index. Returns how many.
+  virtual absl::StatusOr<int> Reap(int bucket, int max) = 0;
+  // Forgets a user's refill entry (her plan is gone).
+  virtual absl::Status DropRefill(absl::string_view user_key) = 0;
+  // Users of `bucket` whose horizon needs extending; each is leased for `lease` to this caller.
+  virtual absl::StatusOr<std::vector<std::string>> ClaimRefills(int bucket, int max,
+                                                                absl::Duration lease) = 0;
+  // Reads outbox entries after `cursors` (one per bucket; "" = only entries from now on), waiting
+  // up to `block` when there are none, and advances the cursors.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors,
+                                                              int max, absl::Duration block) = 0;
+  // Pending occurrences (due, not claimed) and claims in flight over all buckets. For tests and
+  // metrics.
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() = 0;
+  // OK when the store is reachable.
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_STORE_REMINDER_STORE_H_

@@ -1,0 +1,354 @@
+// legwise-reminder as real processes on a real redis-server: a plan survives restarts of the
+// service and of Redis; the service is NOT_SERVING without Redis; StreamNudges receives a due nudge
+// published by another replica; three dispatcher replicas over thousands of due occurrences, one
+// killed half-way: every occurrence reaches the outbox exactly once.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "services/common/redis_client.h"
+#include "services/common/validation.h"
+#include "services/reminder/planner/planner.h"
+#include "services/reminder/store/redis_store.h"
+#include "tests/support/process.h"
+
+namespace legwise::reminder {
+namespace {
+
+namespace v1 = ::legwise::reminder::v1;
+using ::legwise::testing::RedisServer;
+using ::legwise::testing::ServiceProcess;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+v1::ReminderPlan AlwaysAwakePlan(const std::string& user) {
+  v1::ReminderPlan p;
+  p.set_user_id(user);
+  p.set_time_zone("UTC");
+  // Awake from the start of this UTC hour - 2 h to + 10 h: now is always inside the waking window.
+  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
+  p.mutable_wake_time()->set_hours((hour + 22) % 24);
+  p.mutable_sleep_time()->set_hours((hour + 10) % 24);
+  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
+  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
+  return p;
+}
+
+std::unique_ptr<v1::ReminderService::Stub> Stub(ServiceProcess& svc) {
+  return v1::ReminderService::NewStub(svc.channel());
+}
+
+void Deadline(grpc::ClientContext* ctx, absl::Duration d = absl::Seconds(5)) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+// A due occurrence written straight into the due index, as the planner would have scheduled it.
+ScheduledNudge DueNudge(const std::string& user, const std::string& id, absl::Time due) {
+  v1::Nudge n;
+  n.set_nudge_id(id);
+  n.set_user_id(user);
+  n.set_kind(v1::NUDGE_KIND_HYDRATION);
+  n.mutable_due_time()->set_seconds(absl::ToUnixSeconds(due));
+  n.set_local_time(FormatLocalTime(due, absl::UTCTimeZone()));
+  n.set_locale("es");
+  return {id, due, n.SerializeAsString()};
+}
+
+std::shared_ptr<RedisClient> Client(const RedisServer& redis) {
+  RedisOptions o;
+  o.address = redis.address();
+  o.command_timeout = absl::Seconds(5);
+  return std::make_shared<RedisClient>(o);
+}
+
+TEST(ReminderIntegration, PlanSurvivesRestartsAndServiceFollowsRedis) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  const std::vector<std::string> args = {"--redis_addr=" + redis.address(),
+                                         "--content_addr=127.0.0.1:1"};
+  v1::ReminderPlan created;
+  {
+    ServiceProcess svc("legwise-reminder", args);
+    ASSERT_TRUE(svc.Start().ok());
+    ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
+    auto stub = Stub(svc);
+
+    // Invalid plans are INVALID_ARGUMENT with field paths.
+    v1::CreateReminderPlanRequest bad;
+    *bad.mutable_plan() = AlwaysAwakePlan("restart-user");
+    bad.mutable_plan()->set_time_zone("Mars/Base");
+    v1::CreateReminderPlanResponse bad_resp;
+    grpc::ClientContext c0;
+    Deadline(&c0);
+    grpc::Status s0 = stub->CreateReminderPlan(&c0, bad, &bad_resp);
+    ASSERT_EQ(s0.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    auto violations = GetFieldViolations(FromGrpcStatus(s0));
+    ASSERT_EQ(violations.size(), 1u);
+    EXPECT_EQ(violations[0].field, "plan.time_zone");
+
+    v1::CreateReminderPlanRequest req;
+    *req.mutable_plan() = AlwaysAwakePlan("restart-user");
+    req.set_request_id("req-1");
+    v1::CreateReminderPlanResponse resp;
+    grpc::ClientContext c1;
+    Deadline(&c1);
+    ASSERT_TRUE(stub->CreateReminderPlan(&c1, req, &resp).ok());
+    created = resp.plan();
+    EXPECT_FALSE(created.etag().empty());
+
+    // The same request again is answered with the same plan; another request id is ALREADY_EXISTS.
+    grpc::ClientContext c2;
+    Deadline(&c2);
+    v1::CreateReminderPlanResponse again;
+    ASSERT_TRUE(stub->CreateReminderPlan(&c2, req, &again).ok());
+    EXPECT_EQ(again.plan().etag(), created.etag());
+    req.set_request_id("req-2");
+    grpc::ClientContext c3;
+    Deadline(&c3);
+    EXPECT_EQ(stub->CreateReminderPlan(&c3, req, &again).error_code(),
+              grpc::StatusCode::ALREADY_EXISTS);
+    ASSERT_TRUE(svc.Terminate().ok());
+  }
+  // A new process (a restart) reads the same plan.
+  ServiceProcess svc("legwise-reminder", args);
+  ASSERT_TRUE(svc.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
+  auto stub = Stub(svc);
+  auto get = [&](v1::GetReminderPlanResponse* out) {
+    v1::GetReminderPlanRequest g;
+    g.set_user_id("restart-user");
+    grpc::ClientContext c;
+    Deadline(&c);
+    return stub->GetReminderPlan(&c, g, out);
+  };
+  v1::GetReminderPlanResponse got;
+  ASSERT_TRUE(get(&got).ok());
+  EXPECT_EQ(got.plan().SerializeAsString(), created.SerializeAsString());
+
+  // Redis goes away: NOT_SERVING, and calls fail UNAVAILABLE; it comes back (AOF): SERVING, same
+  // plan.
+  redis.Stop();
+  EXPECT_TRUE(testing::WaitForHealth(svc.channel().get(), "", false, kWait).ok());
+  v1::GetReminderPlanResponse during;
+  EXPECT_EQ(get(&during).error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(redis.Start().ok());
+  EXPECT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
+  v1::GetReminderPlanResponse after;
+  ASSERT_TRUE(get(&after).ok());
+  EXPECT_EQ(after.plan().SerializeAsString(), created.SerializeAsString());
+
+  // The planned nudges are listed, in time order, with texts.
+  v1::ListUpcomingNudgesRequest lr;
+  lr.set_user_id("restart-user");
+  v1::ListUpcomingNudgesResponse lresp;
+  grpc::ClientContext lc;
+  Deadline(&lc);
+  ASSERT_TRUE(stub->ListUpcomingNudges(&lc, lr, &lresp).ok());
+  ASSERT_GT(lresp.nudges_size(), 0);
+  for (int i = 0; i < lresp.nudges_size(); ++i) {
+    EXPECT_FALSE(lresp.nudges(i).title().empty());
+    if (i > 0) {
+      EXPECT_LE(lresp.nudges(i - 1).due_time().seconds(), lresp.nudges(i).due_time().seconds());
+    }
+  }
+}
+
+TEST(ReminderIntegration, StreamNudgesReceivesDueNudgeFromAnyReplica) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  // Replica A only serves the API (no dispatcher); replica B dispatches.
+  ServiceProcess a("legwise-reminder", {"--redis_addr=" + redis.address(),
+                                        "--content_addr=127.0.0.1:1", "--dispatcher=false"});
+  ServiceProcess b("legwise-reminder",
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(a.channel().get(), "", true, kWait).ok());
+
+  auto stub = Stub(a);
+  {
+    v1::CreateReminderPlanRequest req;
+    *req.mutable_plan() = AlwaysAwakePlan("stream-user");
+    req.mutable_plan()->set_locale("es");
+    v1::CreateReminderPlanResponse resp;
+    grpc::ClientContext c;
+    Deadline(&c);
+    ASSERT_TRUE(stub->CreateReminderPlan(&c, req, &resp).ok());
+  }
+  grpc::ClientContext sctx;
+  Deadline(&sctx, absl::Seconds(150));
+  v1::StreamNudgesRequest sreq;
+  sreq.set_user_id("stream-user");
+  auto reader = stub->StreamNudges(&sctx, sreq);
+  absl::SleepFor(absl::Milliseconds(500));  // let the subscription reach the hub
+
+  // An occurrence due in three seconds (the subscription is surely registered by then), scheduled
+  // the way the planner does.
+  RedisReminderStore store(Client(redis));
+  const absl::Time due = absl::Now() + absl::Seconds(3);
+  const std::string id =
+      MakeNudgeId("stream-user", NudgeKind::kHydration,
+                  absl::CivilDay(absl::ToCivilDay(due, absl::UTCTimeZone())), 999);
+  ASSERT_TRUE(store
+                  .Schedule("stream-user", {DueNudge("stream-user", id, due)}, absl::Now(), false,
+                            absl::InfinitePast())
+                  .ok());
+  v1::Nudge got;
+  ASSERT_TRUE(reader->Read(&got));
+  EXPECT_EQ(got.nudge_id(), id);
+  EXPECT_EQ(got.user_id(), "stream-user");
+  EXPECT_EQ(got.kind(), v1::NUDGE_KIND_HYDRATION);
+  EXPECT_EQ(got.locale(), "es");  // content unreachable: built-in Spanish text
+  EXPECT_FALSE(got.title().empty());
+  EXPECT_GE(absl::Now(), due);
+
+  // A snooze through the public API arrives on the stream too (one minute later).
+  v1::SnoozeNudgeRequest sn;
+  sn.set_user_id("stream-user");
+  sn.set_nudge_id(id);
+  sn.set_minutes(1);
+  v1::SnoozeNudgeResponse snr;
+  grpc::ClientContext snc;
+  Deadline(&snc);
+  ASSERT_TRUE(stub->SnoozeNudge(&snc, sn, &snr).ok());
+  v1::Nudge snoozed;
+  ASSERT_TRUE(reader->Read(&snoozed));
+  EXPECT_EQ(snoozed.nudge_id(), snr.nudge().nudge_id());
+  sctx.TryCancel();
+}
+
+TEST(ReminderIntegration, ThreeReplicasOneKilledEveryOccurrenceExactlyOnce) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  const std::vector<std::string> args = {"--redis_addr=" + redis.address(),
+                                         "--content_addr=127.0.0.1:1", "--lease=2s",
+                                         "--dispatch_batch=50"};
+  std::vector<std::unique_ptr<ServiceProcess>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    replicas.push_back(std::make_unique<ServiceProcess>("legwise-reminder", args));
+    ASSERT_TRUE(replicas.back()->Start().ok());
+  }
+  auto client = Client(redis);
+  RedisReminderStore store(client);
+
+  // 6000 occurrences of 1500 users, due over the next 6 seconds.
+  constexpr int kUsers = 1500;
+  constexpr int kPerUser = 4;
+  const absl::Time base = absl::Now() + absl::Seconds(1);
+  std::set<std::string> expected;
+  for (int u = 0; u < kUsers; ++u) {
+    const std::string user = absl::StrCat("replica-user-", u);
+    std::vector<ScheduledNudge> nudges;
+    for (int k = 0; k < kPerUser; ++k) {
+      const absl::Time due = base + absl::Milliseconds((u * kPerUser + k) % 6000);
+      const std::string id =
+          MakeNudgeId(user, NudgeKind::kHydration, absl::CivilDay(2026, 1, 1), k);
+      nudges.push_back(DueNudge(user, id, due));
+      expected.insert(id);
+    }
+    ASSERT_TRUE(store.Schedule(user, nudges, absl::Now(), false, absl::InfinitePast()).ok());
+  }
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kUsers * kPerUser));
+
+  auto outbox_len = [&] {
+    int64_t total = 0;
+    for (int b = 0; b < store.num_buckets(); ++b) {
+      auto r = client->Command({"XLEN", RedisReminderStore::OutboxKey(b)});
+      if (r.ok()) total += r->integer;
+    }
+    return total;
+  };
+  // Half-way, replica 0 dies without warning.
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (outbox_len() < static_cast<int64_t>(expected.size() / 2) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  replicas[0]->Kill();
+  // A replica that dies between claim and publish, for certain: claim a batch in every bucket under
+  // a lease nobody will ever publish; the reaper must hand these to the live replicas.
+  int orphaned = 0;
+  for (const absl::Time stop = absl::Now() + absl::Seconds(1);
+       absl::Now() < stop && orphaned < 200;) {
+    for (int b = 0; b < store.num_buckets(); ++b) {
+      auto claim = store.Claim(b, 20, "dead-replica:1", absl::Seconds(2), absl::Minutes(30));
+      ASSERT_TRUE(claim.ok());
+      orphaned += static_cast<int>(claim->claimed.size());
+    }
+  }
+  ASSERT_GT(orphaned, 0);
+  const absl::Time killed_at = absl::Now();
+  // The others finish, including whatever the dead one had claimed (after its leases expire).
+  while (absl::Now() < give_up) {
+    auto backlog = store.Backlog();
+    ASSERT_TRUE(backlog.ok());
+    if (backlog->first == 0 && backlog->second == 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  std::cerr << "orphaned claims: " << orphaned << ", drained "
+            << absl::FormatDuration(absl::Now() - killed_at) << " after the kill\n";
+
+  std::map<std::string, int> seen;
+  for (int b = 0; b < store.num_buckets(); ++b) {
+    auto r = client->Command({"XRANGE", RedisReminderStore::OutboxKey(b), "-", "+"});
+    ASSERT_TRUE(r.ok());
+    for (const RedisReply& entry : r->elements) {
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str == "nudge_id") seen[f[i + 1].str]++;
+      }
+    }
+  }
+  int duplicates = 0;
+  int missing = 0;
+  for (const auto& [id, n] : seen) duplicates += n > 1;
+  for (const std::string& id : expected) missing += seen.count(id) == 0;
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(missing, 0);
+  EXPECT_EQ(seen.size(), expected.size());
+  // The push gateway's consumer group exists on the outbox streams.
+  auto groups = client->Command({"XINFO", "GROUPS", RedisReminderStore::OutboxKey(0)});
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->elements.size(), 1u);
+}
+
+}  // namespace
+}  // namespace legwise::reminder
+
+namespace legwise::reminder {
+namespace {
+
+TEST(ReminderIntegration, MemoryStoreServesWithoutRedis) {
+  // Development mode: no Redis anywhere, still SERVING, plans work (and are lost on restart).
+  ServiceProcess svc("legwise-reminder",
+                     {"--memory_store", "--redis_addr=127.0.0.1:1", "--content_addr=127.0.0.1:1"});
+  ASSERT_TRUE(svc.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
+  auto stub = Stub(svc);
+  v1::CreateReminderPlanRequest req;
+  *req.mutable_plan() = AlwaysAwakePlan("memory-user");
+  v1::CreateReminderPlanResponse resp;
+  grpc::ClientContext c;
+  Deadline(&c);
+  ASSERT_TRUE(stub->CreateReminderPlan(&c, req, &resp).ok());
+  v1::GetReminderPlanRequest g;
+  g.set_user_id("memory-user");
+  v1::GetReminderPlanResponse got;
+  grpc::ClientContext c2;
+  Deadline(&c2);
+  ASSERT_TRUE(stub->GetReminderPlan(&c2, g, &got).ok());
+  EXPECT_EQ(got.plan().etag(), resp.plan().etag());
+}
+
+}  // namespace
+}  // namespace legwise::reminder

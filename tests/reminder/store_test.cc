@@ -1,0 +1,188 @@
+// The ReminderStore contract, run against both implementations: the Redis store on a real
+// redis-server (its Lua scripts) and the in-memory store. Claim / lease / publish / reap / misfire,
+// scheduling dedup and replacement, plan CRUD with etags and idempotent create.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "legwise/reminder/v1/reminder.pb.h"
+#include "services/common/redis_client.h"
+#include "services/reminder/store/memory_store.h"
+#include "services/reminder/store/redis_store.h"
+#include "tests/support/process.h"
+
+namespace legwise::reminder {
+namespace {
+
+namespace v1 = ::legwise::reminder::v1;
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "redis") {
+      redis_ = std::make_unique<testing::RedisServer>();
+      ASSERT_TRUE(redis_->Start().ok());
+      RedisOptions o;
+      o.address = redis_->address();
+      o.command_timeout = absl::Seconds(5);
+      store_ = std::make_unique<RedisReminderStore>(std::make_shared<RedisClient>(o));
+    } else {
+      store_ = std::make_unique<MemoryReminderStore>(4);
+    }
+  }
+
+  ScheduledNudge Nudge(const std::string& id, absl::Time due) {
+    v1::Nudge n;
+    n.set_nudge_id(id);
+    n.set_user_id("u1");
+    return {id, due, n.SerializeAsString()};
+  }
+
+  // Claims in every bucket until something comes back.
+  ClaimResult ClaimAll(const std::string& token, absl::Duration lease, int* bucket) {
+    ClaimResult total;
+    for (int b = 0; b < store_->num_buckets(); ++b) {
+      auto r = store_->Claim(b, 100, token, lease, absl::Minutes(30));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) continue;
+      total.skipped += r->skipped;
+      for (auto& c : r->claimed) {
+        *bucket = b;
+        total.claimed.push_back(c);
+      }
+    }
+    return total;
+  }
+
+  std::unique_ptr<testing::RedisServer> redis_;
+  std::unique_ptr<ReminderStore> store_;
+};
+
+TEST_P(StoreTest, ClaimPublishOnceMisfireSkip) {
+  const absl::Time now = absl::Now();
+  auto added =
+      store_->Schedule("u1",
+                       {Nudge("old", now - absl::Hours(1)), Nudge("due", now - absl::Seconds(1)),
+                        Nudge("later", now + absl::Hours(1))},
+                       now - absl::Hours(2), false, absl::InfinitePast());
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, 3);
+
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_->ReadOutbox(&cursors, 100, absl::ZeroDuration()).ok());  // start at the end
+
+  int bucket = -1;
+  ClaimResult c = ClaimAll("A:1", absl::Seconds(30), &bucket);
+  EXPECT_EQ(c.skipped, 1);  // "old" is past the 30 min misfire threshold: skipped, not delivered
+  ASSERT_EQ(c.claimed.size(), 1u);
+  EXPECT_EQ(c.claimed[0].member, MemberOf(UserKey("u1"), "due"));
+  // Nothing more is due; a second claimer gets nothing.
+  EXPECT_TRUE(ClaimAll("B:1", absl::Seconds(30), &bucket).claimed.empty());
+
+  PublishItem item{c.claimed[0].member, "due", UserKey("u1"), c.claimed[0].payload};
+  EXPECT_EQ(*store_->Publish(bucket, "B:1", {item}), 0);  // not B's lease
+  EXPECT_EQ(*store_->Publish(bucket, "A:1", {item}), 1);
+  EXPECT_EQ(*store_->Publish(bucket, "A:1", {item}), 0);  // published once only
+
+  auto out = store_->ReadOutbox(&cursors, 100, absl::Milliseconds(100));
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].nudge_id, "due");
+  EXPECT_EQ((*out)[0].user_key, UserKey("u1"));
+  EXPECT_EQ((*out)[0].due_ms, absl::ToUnixMillis(now - absl::Seconds(1)));
+  EXPECT_GE((*out)[0].published_ms, (*out)[0].due_ms);
+
+  // Scheduling the same occurrences again adds nothing (a refill never repeats a nudge).
+  added = store_->Schedule(
+      "u1", {Nudge("due", now - absl::Seconds(1)), Nudge("later", now + absl::Hours(1))}, now,
+      false, absl::InfinitePast());
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, 0);
+  auto backlog = store_->Backlog();
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(backlog->first, 1);  // "later"
+  EXPECT_EQ(backlog->second, 0);
+}
+
+TEST_P(StoreTest, ExpiredLeaseIsReapedAndOnlyTheNewOwnerPublishes) {
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_
+                  ->Schedule("u1", {Nudge("n", now - absl::Seconds(1))}, now - absl::Hours(1),
+                             false, absl::InfinitePast())
+                  .ok());
+  int bucket = -1;
+  ClaimResult a = ClaimAll("A:1", absl::Milliseconds(50), &bucket);
+  ASSERT_EQ(a.claimed.size(), 1u);
+  absl::SleepFor(absl::Milliseconds(120));
+  auto reaped = store_->Reap(bucket, 100);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 1);
+  ClaimResult b = ClaimAll("B:1", absl::Seconds(30), &bucket);
+  ASSERT_EQ(b.claimed.size(), 1u);
+  EXPECT_EQ(b.claimed[0].due_ms, a.claimed[0].due_ms);  // back with its own due time
+  PublishItem item{a.claimed[0].member, "n", UserKey("u1"), a.claimed[0].payload};
+  EXPECT_EQ(*store_->Publish(bucket, "A:1", {item}), 0);  // A lost its lease
+  EXPECT_EQ(*store_->Publish(bucket, "B:1", {item}), 1);
+}
+
+TEST_P(StoreTest, ReplaceCancelAndDelete) {
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_
+                  ->Schedule("u1",
+                             {Nudge("x", now + absl::Hours(1)), Nudge("y", now + absl::Hours(2))},
+                             now, false, now + absl::Hours(24))
+                  .ok());
+  auto added =
+      store_->Schedule("u1", {Nudge("y", now + absl::Hours(2)), Nudge("z", now + absl::Hours(3))},
+                       now, true, now + absl::Hours(24));
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, 2);
+  EXPECT_EQ(store_->Backlog()->first, 2);  // x replaced away; y and z pending
+  auto cancelled = store_->Cancel("u1", {"y", "nope"});
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(*cancelled, 1);
+  auto state = store_->GetUserState("u1");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->cancelled.size(), 2u);
+  EXPECT_EQ(store_->Backlog()->first, 1);
+
+  v1::ReminderPlan plan;
+  plan.set_user_id("u1");
+  plan.set_etag("e1");
+  ASSERT_TRUE(store_->CreatePlan(plan, "r1").ok());
+  EXPECT_EQ(store_->CreatePlan(plan, "r1")->etag(), "e1");  // idempotent retry
+  EXPECT_EQ(store_->CreatePlan(plan, "r2").status().code(), absl::StatusCode::kAlreadyExists);
+  plan.set_etag("e2");
+  EXPECT_EQ(store_->ReplacePlan(plan, "wrong").code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(store_->ReplacePlan(plan, "e1").ok());
+  EXPECT_EQ(store_->GetPlan("u1")->etag(), "e2");
+  EXPECT_EQ(store_->GetPlanByKey(UserKey("u1"))->etag(), "e2");
+  EXPECT_TRUE(store_->DeletePlan("u1").ok());
+  EXPECT_EQ(store_->GetPlan("u1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeletePlan("u1").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Backlog()->first, 0);  // her pending occurrences went with the plan
+
+  auto w1 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 500);
+  auto w2 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 250);
+  ASSERT_TRUE(w2.ok());
+  EXPECT_EQ(*w1, 500);
+  EXPECT_EQ(*w2, 750);
+}
+
+TEST_P(StoreTest, RefillIsLeasedToOneCaller) {
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->Schedule("u1", {}, now, false, now - absl::Seconds(1)).ok());
+  const int b = UserBucket(UserKey("u1"), store_->num_buckets());
+  auto first = store_->ClaimRefills(b, 10, absl::Minutes(1));
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0], UserKey("u1"));
+  EXPECT_TRUE(store_->ClaimRefills(b, 10, absl::Minutes(1))->empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));
+
+}  // namespace
+}  // namespace legwise::reminder
