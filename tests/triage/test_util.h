@@ -1,0 +1,90 @@
+// Helpers shared by the triage tests: a compact way to write symptom lists in vignettes
+// ("swell:L tender:L sob!" = leg swelling left, tenderness left, sudden shortness of breath).
+#ifndef LEGWISE_TESTS_TRIAGE_TEST_UTIL_H_
+#define LEGWISE_TESTS_TRIAGE_TEST_UTIL_H_
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+#include "legwise/triage/v1/triage.pb.h"
+
+namespace legwise::triage::testing {
+
+// Short names of the symptom kinds used in vignettes.
+inline v1::SymptomKind KindFromShortName(absl::string_view name) {
+  static const std::pair<absl::string_view, v1::SymptomKind> kNames[] = {
+      {"cramp", v1::SYMPTOM_KIND_MUSCLE_CRAMP},
+      {"pain", v1::SYMPTOM_KIND_PERSISTENT_LEG_PAIN},
+      {"swell", v1::SYMPTOM_KIND_LEG_SWELLING},
+      {"tender", v1::SYMPTOM_KIND_LEG_TENDERNESS},
+      {"warm", v1::SYMPTOM_KIND_LEG_WARMTH},
+      {"red", v1::SYMPTOM_KIND_LEG_REDNESS},
+      {"vein", v1::SYMPTOM_KIND_PAINFUL_HARD_VEIN},
+      {"urge", v1::SYMPTOM_KIND_URGE_TO_MOVE_LEGS},
+      {"rest", v1::SYMPTOM_KIND_WORSE_AT_REST},
+      {"move", v1::SYMPTOM_KIND_RELIEVED_BY_MOVEMENT},
+      {"evening", v1::SYMPTOM_KIND_WORSE_IN_EVENING},
+      {"sleep", v1::SYMPTOM_KIND_SLEEP_DISRUPTION},
+      {"chest", v1::SYMPTOM_KIND_CHEST_PAIN},
+      {"sob", v1::SYMPTOM_KIND_SHORTNESS_OF_BREATH},
+      {"blood", v1::SYMPTOM_KIND_COUGHING_BLOOD},
+      {"fastheart", v1::SYMPTOM_KIND_FAST_HEARTBEAT},
+      {"faint", v1::SYMPTOM_KIND_FAINTING},
+      {"headache", v1::SYMPTOM_KIND_SEVERE_HEADACHE},
+      {"vision", v1::SYMPTOM_KIND_VISION_CHANGES},
+      {"face", v1::SYMPTOM_KIND_FACE_OR_HAND_SWELLING},
+      {"ribs", v1::SYMPTOM_KIND_UPPER_ABDOMINAL_PAIN},
+      {"vomit", v1::SYMPTOM_KIND_VOMITING},
+      {"confusion", v1::SYMPTOM_KIND_CONFUSION},
+      {"numb", v1::SYMPTOM_KIND_NUMBNESS_OR_WEAKNESS},
+      {"cold", v1::SYMPTOM_KIND_COLD_OR_PALE_LEG},
+      {"fever", v1::SYMPTOM_KIND_FEVER},
+  };
+  for (const auto& [n, k] : kNames) {
+    if (n == name) return k;
+  }
+  ADD_FAILURE() << "unknown symptom short name " << name;
+  return v1::SYMPTOM_KIND_UNSPECIFIED;
+}
+
+// Parses "kind[:L|R|B][!][@severity]" tokens separated by spaces into `request`'s symptoms.
+// Side omitted = unknown; "!" = sudden onset.
+inline void AddSymptoms(absl::string_view spec, v1::AssessLegSymptomsRequest* request) {
+  for (absl::string_view token : absl::StrSplit(spec, ' ', absl::SkipEmpty())) {
+    v1::Symptom* s = request->add_symptoms();
+    if (size_t at = token.find('@'); at != absl::string_view::npos) {
+      int severity = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(token.substr(at + 1), &severity)) << token;
+      s->set_severity(severity);
+      token = token.substr(0, at);
+    }
+    if (!token.empty() && token.back() == '!') {
+      s->set_sudden_onset(true);
+      token.remove_suffix(1);
+    }
+    if (size_t colon = token.find(':'); colon != absl::string_view::npos) {
+      const absl::string_view side = token.substr(colon + 1);
+      s->set_side(side == "L"   ? v1::SIDE_LEFT
+                  : side == "R" ? v1::SIDE_RIGHT
+                  : side == "B" ? v1::SIDE_BOTH
+                                : v1::SIDE_UNSPECIFIED);
+      token = token.substr(0, colon);
+    }
+    s->set_kind(KindFromShortName(token));
+  }
+}
+
+// Number of Unicode code points in a UTF-8 string.
+inline size_t CodePoints(absl::string_view utf8) {
+  size_t n = 0;
+  for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace legwise::triage::testing
+
+#endif  // LEGWISE_TESTS_TRIAGE_TEST_UTIL_H_
