@@ -92,8 +92,12 @@ std::string FormatLogLine(LogLevel level, absl::string_view event, const LogFiel
   return line;
 }
 
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
 void Log(LogLevel level, absl::string_view event, const LogFields& fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  if (!LogEnabled(level)) return;
   std::string line = FormatLogLine(level, event, fields);
   line += '\n';
   // One fwrite per line keeps concurrent lines whole.

@@ -33,6 +33,9 @@ void SetLogServiceName(absl::string_view service);
 // Lines below this level are dropped (default kInfo).
 void SetMinLogLevel(LogLevel level);
 
+// Whether a line at `level` would be written (cheap; check before building costly fields).
+bool LogEnabled(LogLevel level);
+
 void Log(LogLevel level, absl::string_view event, const LogFields& fields = {});
 inline void LogInfo(absl::string_view event, const LogFields& fields = {}) {
   Log(LogLevel::kInfo, event, fields);

@@ -363,7 +363,10 @@ absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) 
     std::string peer = context->peer();
     caller.subject = peer.substr(0, peer.rfind(':'));
   }
-  if (!limiter_.Allow(caller.subject, absl::Now())) {
+  // Services (EHRs, triage calling content) carry many users' traffic: they get ten times the
+  // per-caller allowance of a user.
+  RateLimiter& limiter = caller.kind == Caller::Kind::kService ? service_limiter_ : limiter_;
+  if (!limiter.Allow(caller.subject, absl::Now())) {
     return WithErrorInfo(absl::ResourceExhaustedError("rate limit exceeded; retry later"),
                          "RATE_LIMITED");
   }

@@ -46,7 +46,8 @@ struct SecurityOptions {
   std::string service_scope = "legwise.service";
   // Serve plaintext without authentication on non-loopback interfaces (never in production).
   bool insecure = false;
-  // Per-caller rate limit: sustained requests per second and burst; 0 disables.
+  // Per-caller rate limit: sustained requests per second and burst (services get ten times as
+  // much); 0 disables.
   int rate_limit_per_second = 100;
   int rate_limit_burst = 200;
 
@@ -145,11 +146,14 @@ class CallGuard {
   bool development_mode() const { return !options_.authentication_configured(); }
 
  private:
-  explicit CallGuard(SecurityOptions options) : options_(std::move(options)),
-      limiter_(options_.rate_limit_per_second, options_.rate_limit_burst) {}
+  explicit CallGuard(SecurityOptions options)
+      : options_(std::move(options)),
+        limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
+        service_limiter_(options_.rate_limit_per_second * 10, options_.rate_limit_burst * 10) {}
   SecurityOptions options_;
   std::unique_ptr<JwtVerifier> verifier_;
-  RateLimiter limiter_;
+  RateLimiter limiter_;          // users and development callers
+  RateLimiter service_limiter_;  // services: ten times the allowance
 };
 
 // Users may only touch their own data; services never touch a user's reminders. PERMISSION_DENIED.

@@ -90,8 +90,11 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     Metrics::Default().Observe("legwise_grpc_server_handling_seconds", {{"method", method}},
                                seconds);
     bool failed = code_ != grpc::StatusCode::OK;
-    if (!IsQuietMethod(method) || failed) {
-      Log(failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug,
+    LogLevel level =
+        failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug;
+    // The fields are only built when the line will be written: this runs on every call.
+    if ((!IsQuietMethod(method) || failed) && LogEnabled(level)) {
+      Log(level,
           "rpc",
           {{"method", method},
            {"code", code},

@@ -8,6 +8,7 @@
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/redis_client.h"
+#include "services/common/security.h"
 #include "services/common/server_runner.h"
 #include "services/reminder/delivery/dispatcher.h"
 #include "services/reminder/delivery/nudge_hub.h"
@@ -32,10 +33,14 @@ int main(int argc, char** argv) {
   legwise::reminder::RedisStoreOptions store_options;
   absl::Duration content_deadline = absl::Milliseconds(300);
   bool dispatcher_enabled = true;
+  legwise::ClientTlsOptions content_tls;
 
   legwise::FlagSet flags("legwise-reminder");
   legwise::AddServerFlags(&flags, &server);
   flags.AddString("redis_addr", &redis.address, "host:port of Redis (plans, due index, outbox).");
+  flags.AddString("redis_password_file", &redis.password_file,
+                  "File with the Redis password (else LEGWISE_REDIS_PASSWORD, else none).");
+  legwise::AddClientTlsFlags(&flags, "content", &content_tls);
   flags.AddString("content_addr", &content_addr,
                   "host:port of legwise-content (nudge texts); \"\" = built-in texts only.");
   flags.AddBool("memory_store", &memory_store,
@@ -77,6 +82,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (absl::Status s = legwise::LoadRedisPassword(&redis); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<legwise::CallGuard>> guard =
+      legwise::CallGuard::Create(server.security);
+  if (!guard.ok()) {
+    std::cerr << guard.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> content_credentials =
+      legwise::MakeChannelCredentials(content_tls);
+  if (!content_credentials.ok()) {
+    std::cerr << content_credentials.status().message() << "\n";
+    return 2;
+  }
+
   std::shared_ptr<legwise::RedisClient> redis_client;
   std::unique_ptr<legwise::reminder::ReminderStore> store;
   if (memory_store) {
@@ -91,7 +113,9 @@ int main(int argc, char** argv) {
   }
 
   std::shared_ptr<grpc::Channel> content_channel;
-  if (!content_addr.empty()) content_channel = legwise::MakeClientChannel(content_addr);
+  if (!content_addr.empty()) {
+    content_channel = legwise::MakeClientChannel(content_addr, *content_credentials);
+  }
   legwise::reminder::NudgeTextProvider texts(content_channel, content_deadline);
   texts.Get("en");  // warm the cache
   texts.Get("es");
@@ -99,7 +123,10 @@ int main(int argc, char** argv) {
   const legwise::reminder::Planner planner;
   legwise::reminder::NudgeHub hub(store.get());
   legwise::reminder::Dispatcher dispatcher(store.get(), &texts, planner.rules(), dispatch);
-  legwise::reminder::ReminderServiceImpl service(store.get(), &hub, &texts, &planner);
+  legwise::reminder::ReminderServiceOptions service_options;
+  service_options.guard = guard->get();
+  legwise::reminder::ReminderServiceImpl service(store.get(), &hub, &texts, &planner,
+                                                 service_options);
 
   legwise::ServerRunner runner(server);
   runner.AddService(&service, "legwise.reminder.v1.ReminderService");

@@ -474,11 +474,21 @@ absl::Status ReminderServiceImpl::DoLogWater(const v1::LogWaterIntakeRequest& re
 
 // --- RPC entry points ---------------------------------------------------------------------------
 
+absl::Status ReminderServiceImpl::Authorize(grpc::CallbackServerContext* ctx,
+                                            const std::string& user_id) const {
+  if (options_.guard == nullptr) return absl::OkStatus();
+  absl::StatusOr<Caller> caller = options_.guard->Admit(ctx);
+  if (!caller.ok()) return caller.status();
+  return AuthorizeUserData(*caller, user_id);
+}
+
 grpc::ServerUnaryReactor* ReminderServiceImpl::CreateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::CreateReminderPlanRequest* req,
     v1::CreateReminderPlanResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoCreate(*req, resp->mutable_plan())));
+  absl::Status status = Authorize(ctx, req->plan().user_id());
+  if (status.ok()) status = DoCreate(*req, resp->mutable_plan());
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -486,7 +496,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::GetReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::GetReminderPlanRequest* req,
     v1::GetReminderPlanResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoGet(*req, resp->mutable_plan())));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoGet(*req, resp->mutable_plan());
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -494,7 +506,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::UpdateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::UpdateReminderPlanRequest* req,
     v1::UpdateReminderPlanResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoUpdate(*req, resp->mutable_plan())));
+  absl::Status status = Authorize(ctx, req->plan().user_id());
+  if (status.ok()) status = DoUpdate(*req, resp->mutable_plan());
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -502,7 +516,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::DeleteReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::DeleteReminderPlanRequest* req,
     v1::DeleteReminderPlanResponse* /*resp*/) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoDelete(*req)));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoDelete(*req);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -510,12 +526,15 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::ListUpcomingNudges(
     grpc::CallbackServerContext* ctx, const v1::ListUpcomingNudgesRequest* req,
     v1::ListUpcomingNudgesResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoList(*req, resp)));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoList(*req, resp);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
-    grpc::CallbackServerContext* /*ctx*/, const v1::StreamNudgesRequest* req) {
+    grpc::CallbackServerContext* ctx, const v1::StreamNudgesRequest* req) {
+  absl::Status authorized = Authorize(ctx, req->user_id());
   FieldViolations v;
   CheckUserId(req->user_id(), "user_id", &v);
   bool ending = false;
@@ -523,15 +542,16 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
     absl::MutexLock lock(&streams_mu_);
     ending = ending_;
   }
-  if (!v.empty() || ending) {
+  if (!authorized.ok() || !v.empty() || ending) {
     // A reactor that finishes at once.
     class Rejected : public grpc::ServerWriteReactor<v1::Nudge> {
      public:
       explicit Rejected(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
     };
-    return new Rejected(ending ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
-                               : ToGrpcStatus(v.ToStatus()));
+    return new Rejected(!authorized.ok() ? ToGrpcStatus(authorized)
+                        : ending     ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
+                                     : ToGrpcStatus(v.ToStatus()));
   }
   return new NudgeStreamReactor(this, req->user_id());
 }
@@ -540,7 +560,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::AcknowledgeNudge(
     grpc::CallbackServerContext* ctx, const v1::AcknowledgeNudgeRequest* req,
     v1::AcknowledgeNudgeResponse* /*resp*/) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoAcknowledge(*req)));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoAcknowledge(*req);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -548,7 +570,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::SnoozeNudge(grpc::CallbackServerC
                                                            const v1::SnoozeNudgeRequest* req,
                                                            v1::SnoozeNudgeResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoSnooze(*req, resp)));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoSnooze(*req, resp);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -556,7 +580,9 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::LogWaterIntake(grpc::CallbackServ
                                                               const v1::LogWaterIntakeRequest* req,
                                                               v1::LogWaterIntakeResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoLogWater(*req, resp)));
+  absl::Status status = Authorize(ctx, req->user_id());
+  if (status.ok()) status = DoLogWater(*req, resp);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 

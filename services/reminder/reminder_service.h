@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "services/common/security.h"
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/planner/planner.h"
@@ -23,6 +24,9 @@ class NudgeStreamReactor;
 struct ReminderServiceOptions {
   // How far ahead occurrences are put in the due index when a plan is created or changed.
   absl::Duration horizon = absl::Hours(48);
+  // Authenticates and rate-limits every call; a user may touch only her own plan and nudges, a
+  // service none. Null admits every call (in-process tests).
+  CallGuard* guard = nullptr;
 };
 
 class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
@@ -80,6 +84,8 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
 
  private:
   friend class NudgeStreamReactor;
+  // Admits the caller and checks she owns `user_id`.
+  absl::Status Authorize(grpc::CallbackServerContext* ctx, const std::string& user_id) const;
   void Register(NudgeStreamReactor* r);
   void Unregister(NudgeStreamReactor* r);
   // The stored plan of a user and its validated form.
