@@ -333,8 +333,23 @@ function check(objects, ctx) {
     if (rp && !["", want.fq].includes(rp.service ?? "")) fail(`${id}: readiness health service "${rp.service}"`);
     if (lp && lp.service !== "liveness") fail(`${id}: liveness health service "${lp.service}", want "liveness"`);
     if (rp && lp && (rp.service ?? "") === (lp.service ?? "")) fail(`${id}: readiness and liveness use the same health service`);
+    // Probes speak plaintext: with TLS on, they go to the plaintext probe port (health only).
+    const env0 = envOf(pod, c);
+    const tls = env0.LEGWISE_TLS_CERT_FILE !== undefined;
+    const probePort = tls ? Number(env0.LEGWISE_PROBE_PORT) : want.port;
+    if (tls && !(probePort > 0 && probePort !== want.port)) fail(`${id}: TLS on but no separate LEGWISE_PROBE_PORT for kubelet probes`);
+    if (tls && !(c.ports || []).some((p) => p.containerPort === probePort)) fail(`${id}: probe port ${probePort} not declared`);
     for (const [n, p] of [["readiness", rp], ["liveness", lp], ["startup", sp?.grpc]]) {
-      if (p && p.port !== want.port) fail(`${id}: ${n} probe port ${p.port}, want ${want.port}`);
+      if (p && p.port !== probePort) fail(`${id}: ${n} probe port ${p.port}, want ${probePort}`);
+    }
+    // Production authenticates every caller over TLS: a server without it refuses 0.0.0.0.
+    if (PROD) {
+      if (!tls) fail(`${id}: production without TLS`);
+      if (!env0.LEGWISE_JWKS_FILE && !env0.LEGWISE_TLS_CLIENT_CA_FILE) fail(`${id}: production without caller authentication`);
+      for (const k of ["LEGWISE_TLS_CERT_FILE", "LEGWISE_TLS_KEY_FILE", "LEGWISE_TLS_CLIENT_CA_FILE", "LEGWISE_JWKS_FILE"]) {
+        const dir = env0[k] && env0[k].slice(0, env0[k].lastIndexOf("/"));
+        if (env0[k] && !(c.volumeMounts || []).some((m) => m.mountPath === dir && m.readOnly)) fail(`${id}: ${k} is not on a read-only mount`);
+      }
     }
     if (sp && sp.grpc && sp.grpc.service !== "liveness") fail(`${id}: startup probe should wait for "liveness"`);
     if (sp && (sp.failureThreshold ?? 3) * (sp.periodSeconds ?? 10) < 30) fail(`${id}: startupProbe allows < 30 s to start`);
