@@ -225,12 +225,20 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
                                    absl::StrCat("--metrics_port=", metrics_port_)};
   argv.insert(argv.end(), args_.begin(), args_.end());
   if (absl::Status s = process_.Start(argv, {}, log_path_); !s.ok()) return s;
+  // A TLS server is probed on its plaintext --probe_port, like kubelet does.
+  std::shared_ptr<grpc::Channel> health = channel();
+  for (const std::string& a : args_) {
+    if (a.rfind("--probe_port=", 0) == 0) {
+      health = grpc::CreateChannel(absl::StrCat("127.0.0.1:", a.substr(13)),
+                                   grpc::InsecureChannelCredentials());
+    }
+  }
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (!process_.running()) {
       return absl::InternalError(absl::StrCat(name_, " exited at start-up; see ", log_path_));
     }
-    absl::StatusOr<int> st = CheckHealth(channel().get(), "liveness");
+    absl::StatusOr<int> st = CheckHealth(health.get(), "liveness");
     if (st.ok() && *st == 1) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(50));
   }

@@ -81,7 +81,8 @@ class ServiceProcess {
   // `name` is the executable name; `args` are extra flags. --port and --metrics_port are chosen here.
   ServiceProcess(std::string name, std::vector<std::string> args);
   ~ServiceProcess();
-  // Starts it and waits (up to `timeout`) until its health service answers "liveness" SERVING.
+  // Starts it and waits (up to `timeout`) until its health service answers "liveness" SERVING (on
+  // the plaintext --probe_port when one is among the args, as for a TLS server).
   absl::Status Start(absl::Duration timeout = absl::Seconds(20));
   // SIGTERM and wait for a clean exit; returns the exit status.
   absl::StatusOr<int> Terminate(absl::Duration timeout = absl::Seconds(30));
@@ -90,6 +91,7 @@ class ServiceProcess {
   int metrics_port() const { return metrics_port_; }
   std::string address() const;
   std::string log_path() const { return log_path_; }
+  // A plaintext channel to the gRPC port.
   std::shared_ptr<grpc::Channel> channel();
   Subprocess& process() { return process_; }
 

@@ -22,6 +22,7 @@
 #include "legwise/content/v1/content.grpc.pb.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "legwise/triage/v1/triage.grpc.pb.h"
+#include "services/common/security.h"
 #include "services/common/validation.h"
 
 namespace legwise::cli {
@@ -42,6 +43,9 @@ global flags:
   --reminder_addr=HOST:PORT  (default 127.0.0.1:50053, env LEGWISE_REMINDER_ADDR)
   --timeout=DURATION         per call (default 5s)
   --json                     print the response as JSON
+  --tls_ca_file=PEM          talk TLS, trusting this CA (env LEGWISE_TLS_CA_FILE)
+  --tls_cert_file=PEM --tls_key_file=PEM   client certificate for mTLS
+  --token=JWT                send "authorization: Bearer JWT" (env LEGWISE_TOKEN)
 
 commands:
   health                               health of all three services and their dependencies
@@ -176,9 +180,19 @@ int PrintError(const grpc::Status& status) {
   return 1;
 }
 
+// A flag, else its LEGWISE_ environment variable, else "".
+std::string FlagOrEnv(const Context& ctx, const std::string& flag) {
+  std::string env = absl::StrCat("LEGWISE_", absl::AsciiStrToUpper(flag));
+  const char* e = std::getenv(env.c_str());
+  return ctx.args.Get(flag, e == nullptr ? "" : e);
+}
+
 std::unique_ptr<grpc::ClientContext> NewContext(const Context& ctx) {
   auto c = std::make_unique<grpc::ClientContext>();
   c->set_deadline(absl::ToChronoTime(absl::Now() + ctx.timeout));
+  if (std::string token = FlagOrEnv(ctx, "token"); !token.empty()) {
+    c->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  }
   return c;
 }
 
@@ -191,7 +205,13 @@ std::shared_ptr<grpc::Channel> ChannelFor(const Context& ctx, const std::string&
   std::string env = absl::StrCat("LEGWISE_", absl::AsciiStrToUpper(flag));
   if (const char* e = std::getenv(env.c_str())) addr = e;
   addr = ctx.args.Get(flag, addr);
-  return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  ClientTlsOptions tls;
+  tls.ca_file = FlagOrEnv(ctx, "tls_ca_file");
+  tls.cert_file = FlagOrEnv(ctx, "tls_cert_file");
+  tls.key_file = FlagOrEnv(ctx, "tls_key_file");
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = MakeChannelCredentials(tls);
+  if (!creds.ok()) throw UsageError(std::string(creds.status().message()));
+  return grpc::CreateChannel(addr, *creds);
 }
 
 const char* UrgencyWords(triage::Urgency u) {
@@ -671,8 +691,9 @@ int Stream(const Context& ctx) {
   reminder::StreamNudgesRequest req;
   req.set_user_id(ctx.args.Get("user"));
   auto stub = reminder::ReminderService::NewStub(ChannelFor(ctx, "reminder"));
-  grpc::ClientContext c;  // no deadline: a live stream until Ctrl-C
-  auto reader = stub->StreamNudges(&c, req);
+  auto c = NewContext(ctx);
+  c->set_deadline(std::chrono::system_clock::time_point::max());  // live until Ctrl-C
+  auto reader = stub->StreamNudges(c.get(), req);
   reminder::Nudge n;
   std::cout << "waiting for nudges for " << req.user_id() << " (Ctrl-C to stop)\n" << std::flush;
   while (reader->Read(&n)) {

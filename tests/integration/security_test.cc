@@ -1,0 +1,199 @@
+// The security promises over the wire, with the real executables: TLS everywhere, mTLS between
+// triage and content, bearer JWTs for users, per-user authorization on reminders, services kept out
+// of reminders, untrusted certificates and oversized messages refused. Certificates and keys are
+// made at test time.
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "legwise/content/v1/content.grpc.pb.h"
+#include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "legwise/triage/v1/triage.grpc.pb.h"
+#include "services/common/security.h"
+#include "tests/support/process.h"
+#include "tests/support/test_keys.h"
+
+namespace legwise {
+namespace {
+
+using testing::ServiceProcess;
+
+constexpr char kIss[] = "https://auth.legwise.test";
+constexpr char kAud[] = "legwise-api";
+
+class SecureSuiteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(testing::TempDir("legwise-secure-"));
+    auto certs = testing::MakeCertificates(*dir_);
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    certs_ = new std::map<std::string, std::string>(*certs);
+    key_ = testing::SigningKey::Ec("test-key").release();
+    std::string jwks = testing::WriteFile(*dir_, "jwks.json", testing::Jwks({key_}));
+    std::vector<std::string> common = {
+        "--tls_cert_file=" + (*certs_)["server.pem"], "--tls_key_file=" + (*certs_)["server.key"],
+        "--tls_client_ca_file=" + (*certs_)["ca.pem"], "--jwks_file=" + jwks,
+        std::string("--jwt_issuer=") + kIss, std::string("--jwt_audience=") + kAud};
+    auto with = [&](std::vector<std::string> extra) {
+      extra.insert(extra.end(), common.begin(), common.end());
+      extra.push_back(absl::StrCat("--probe_port=", testing::FreePort()));
+      return extra;
+    };
+    content_ = new ServiceProcess("legwise-content", with({"--redis_addr=127.0.0.1:1"}));
+    ASSERT_TRUE(content_->Start().ok()) << content_->log_path();
+    // Triage reaches content over mTLS with the client certificate.
+    triage_ = new ServiceProcess(
+        "legwise-triage", with({"--content_addr=localhost:" + std::to_string(content_->port()),
+                                "--content_tls_ca_file=" + (*certs_)["ca.pem"],
+                                "--content_tls_cert_file=" + (*certs_)["client.pem"],
+                                "--content_tls_key_file=" + (*certs_)["client.key"],
+                                "--guidance_timeout=2s"}));
+    ASSERT_TRUE(triage_->Start().ok()) << triage_->log_path();
+    reminder_ = new ServiceProcess("legwise-reminder", with({"--memory_store", "--content_addr="}));
+    ASSERT_TRUE(reminder_->Start().ok()) << reminder_->log_path();
+  }
+  static void TearDownTestSuite() {
+    delete reminder_;
+    delete triage_;
+    delete content_;
+    delete key_;
+  }
+
+  // A TLS channel, with the EHR client certificate when `ehr`.
+  static std::shared_ptr<grpc::Channel> Channel(const ServiceProcess* p, bool ehr,
+                                                const std::string& cert = "client") {
+    ClientTlsOptions tls;
+    tls.ca_file = (*certs_)["ca.pem"];
+    if (ehr) {
+      tls.cert_file = (*certs_)[cert + ".pem"];
+      tls.key_file = (*certs_)[cert + ".key"];
+    }
+    return grpc::CreateChannel(absl::StrCat("localhost:", p->port()), *MakeChannelCredentials(tls));
+  }
+  static void Prepare(grpc::ClientContext* ctx, const std::string& token) {
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  }
+  static std::string UserToken(const std::string& sub, absl::Duration ttl = absl::Hours(1)) {
+    return key_->Sign(testing::Claims(kIss, kAud, sub, ttl));
+  }
+  static reminder::v1::ReminderPlan Plan(const std::string& user) {
+    reminder::v1::ReminderPlan p;
+    p.set_user_id(user);
+    p.set_time_zone("Europe/Madrid");
+    p.mutable_wake_time()->set_hours(7);
+    p.mutable_sleep_time()->set_hours(22);
+    p.add_kinds(reminder::v1::NUDGE_KIND_HYDRATION);
+    return p;
+  }
+  grpc::Status GetPlan(std::shared_ptr<grpc::Channel> ch, const std::string& token,
+                       const std::string& user) {
+    auto stub = reminder::v1::ReminderService::NewStub(ch);
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    reminder::v1::GetReminderPlanRequest req;
+    req.set_user_id(user);
+    reminder::v1::GetReminderPlanResponse resp;
+    return stub->GetReminderPlan(&ctx, req, &resp);
+  }
+
+  static std::string* dir_;
+  static std::map<std::string, std::string>* certs_;
+  static testing::SigningKey* key_;
+  static ServiceProcess* content_;
+  static ServiceProcess* triage_;
+  static ServiceProcess* reminder_;
+};
+std::string* SecureSuiteTest::dir_ = nullptr;
+std::map<std::string, std::string>* SecureSuiteTest::certs_ = nullptr;
+testing::SigningKey* SecureSuiteTest::key_ = nullptr;
+ServiceProcess* SecureSuiteTest::content_ = nullptr;
+ServiceProcess* SecureSuiteTest::triage_ = nullptr;
+ServiceProcess* SecureSuiteTest::reminder_ = nullptr;
+
+TEST_F(SecureSuiteTest, UsersReachOnlyTheirOwnReminders) {
+  auto ch = Channel(reminder_, /*ehr=*/false);
+  auto stub = reminder::v1::ReminderService::NewStub(ch);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, UserToken("ana"));
+    reminder::v1::CreateReminderPlanRequest req;
+    *req.mutable_plan() = Plan("ana");
+    reminder::v1::CreateReminderPlanResponse resp;
+    grpc::Status s = stub->CreateReminderPlan(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(GetPlan(ch, UserToken("ana"), "ana").ok());
+  EXPECT_EQ(GetPlan(ch, UserToken("bea"), "ana").error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "another user's plan";
+  EXPECT_EQ(GetPlan(ch, "", "ana").error_code(), grpc::StatusCode::UNAUTHENTICATED) << "no token";
+  EXPECT_EQ(GetPlan(ch, UserToken("ana", -absl::Hours(1)), "ana").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED)
+      << "expired token";
+  EXPECT_EQ(GetPlan(ch, testing::UnsignedToken(testing::Claims(kIss, kAud, "ana", absl::Hours(1))),
+                    "ana")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED)
+      << "alg none";
+  auto other_key = testing::SigningKey::Ec("test-key");
+  EXPECT_EQ(GetPlan(ch, other_key->Sign(testing::Claims(kIss, kAud, "ana", absl::Hours(1))), "ana")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED)
+      << "signed by an unknown key";
+  EXPECT_EQ(GetPlan(ch, key_->Sign(testing::Claims(kIss, "other-api", "ana", absl::Hours(1))), "ana")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED)
+      << "wrong audience";
+}
+
+TEST_F(SecureSuiteTest, ServicesReadGuidanceButNeverReminders) {
+  auto ehr_reminder = Channel(reminder_, /*ehr=*/true);
+  EXPECT_EQ(GetPlan(ehr_reminder, "", "ana").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  auto stub = content::v1::ContentService::NewStub(Channel(content_, /*ehr=*/true));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "");
+  content::v1::LookupGuidanceByCodeRequest req;
+  req.set_code_system(content::v1::CODE_SYSTEM_ICD10CM);
+  req.set_code("O22.33");
+  content::v1::LookupGuidanceByCodeResponse resp;
+  grpc::Status s = stub->LookupGuidanceByCode(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(resp.guidance().empty());
+}
+
+TEST_F(SecureSuiteTest, TriageFetchesGuidanceOverMutualTls) {
+  auto stub = triage::v1::TriageService::NewStub(Channel(triage_, /*ehr=*/false));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, UserToken("ana"));
+  triage::v1::AssessLegSymptomsRequest req;
+  req.add_symptoms()->set_kind(triage::v1::SYMPTOM_KIND_MUSCLE_CRAMP);
+  req.set_include_guidance(true);
+  triage::v1::AssessLegSymptomsResponse resp;
+  grpc::Status s = stub->AssessLegSymptoms(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(resp.guidance_degraded()) << "content must accept triage's client certificate";
+  EXPECT_FALSE(resp.guidance().empty());
+}
+
+TEST_F(SecureSuiteTest, UntrustedCertificatesAndPlaintextAreRefused) {
+  EXPECT_EQ(GetPlan(Channel(reminder_, /*ehr=*/true, "rogue"), UserToken("ana"), "ana").error_code(),
+            grpc::StatusCode::UNAVAILABLE)
+      << "a client certificate from an unknown CA fails the handshake";
+  EXPECT_EQ(GetPlan(reminder_->channel(), UserToken("ana"), "ana").error_code(),
+            grpc::StatusCode::UNAVAILABLE)
+      << "no plaintext on the TLS port";
+}
+
+TEST_F(SecureSuiteTest, OversizedMessagesAreRefused) {
+  auto stub = reminder::v1::ReminderService::NewStub(Channel(reminder_, /*ehr=*/false));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, UserToken("ana"));
+  reminder::v1::CreateReminderPlanRequest req;
+  *req.mutable_plan() = Plan("ana");
+  req.set_request_id(std::string(100 * 1024, 'x'));  // over the 64 KiB limit
+  reminder::v1::CreateReminderPlanResponse resp;
+  EXPECT_EQ(stub->CreateReminderPlan(&ctx, req, &resp).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+}  // namespace
+}  // namespace legwise
