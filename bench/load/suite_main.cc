@@ -7,6 +7,7 @@
 //       --out=bench/RESULTS.md
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -146,9 +147,11 @@ int Main(int argc, char** argv) {
   list.set_user_id("load-reader");
   list.set_page_size(50);
   const std::string run = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
-  RequestMaker create = [run](int64_t i) {
+  // A new user for every call across all runs (the loops restart their call numbers).
+  auto next_user = std::make_shared<std::atomic<int64_t>>(0);
+  RequestMaker create = [run, next_user](int64_t) {
     reminder::v1::CreateReminderPlanRequest req;
-    *req.mutable_plan() = Plan(absl::StrCat("load-", run, "-", i));
+    *req.mutable_plan() = Plan(absl::StrCat("load-", run, "-", next_user->fetch_add(1)));
     return req.SerializeAsString();
   };
 

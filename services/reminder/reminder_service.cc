@@ -474,6 +474,17 @@ absl::Status ReminderServiceImpl::DoLogWater(const v1::LogWaterIntakeRequest& re
 
 // --- RPC entry points ---------------------------------------------------------------------------
 
+template <typename Handle>
+grpc::ServerUnaryReactor* ReminderServiceImpl::Respond(grpc::CallbackServerContext* ctx,
+                                                       const std::string& user_id,
+                                                       Handle&& handle) {
+  auto* reactor = ctx->DefaultReactor();
+  absl::Status status = Authorize(ctx, user_id);
+  if (status.ok()) status = handle();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 absl::Status ReminderServiceImpl::Authorize(grpc::CallbackServerContext* ctx,
                                             const std::string& user_id) const {
   if (options_.guard == nullptr) return absl::OkStatus();
@@ -485,51 +496,31 @@ absl::Status ReminderServiceImpl::Authorize(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* ReminderServiceImpl::CreateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::CreateReminderPlanRequest* req,
     v1::CreateReminderPlanResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->plan().user_id());
-  if (status.ok()) status = DoCreate(*req, resp->mutable_plan());
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->plan().user_id(), [&] { return DoCreate(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::GetReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::GetReminderPlanRequest* req,
     v1::GetReminderPlanResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoGet(*req, resp->mutable_plan());
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoGet(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::UpdateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::UpdateReminderPlanRequest* req,
     v1::UpdateReminderPlanResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->plan().user_id());
-  if (status.ok()) status = DoUpdate(*req, resp->mutable_plan());
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->plan().user_id(), [&] { return DoUpdate(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::DeleteReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::DeleteReminderPlanRequest* req,
     v1::DeleteReminderPlanResponse* /*resp*/) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoDelete(*req);
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoDelete(*req); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::ListUpcomingNudges(
     grpc::CallbackServerContext* ctx, const v1::ListUpcomingNudgesRequest* req,
     v1::ListUpcomingNudgesResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoList(*req, resp);
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoList(*req, resp); });
 }
 
 grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
@@ -559,31 +550,19 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
 grpc::ServerUnaryReactor* ReminderServiceImpl::AcknowledgeNudge(
     grpc::CallbackServerContext* ctx, const v1::AcknowledgeNudgeRequest* req,
     v1::AcknowledgeNudgeResponse* /*resp*/) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoAcknowledge(*req);
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoAcknowledge(*req); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::SnoozeNudge(grpc::CallbackServerContext* ctx,
                                                            const v1::SnoozeNudgeRequest* req,
                                                            v1::SnoozeNudgeResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoSnooze(*req, resp);
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoSnooze(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::LogWaterIntake(grpc::CallbackServerContext* ctx,
                                                               const v1::LogWaterIntakeRequest* req,
                                                               v1::LogWaterIntakeResponse* resp) {
-  auto* reactor = ctx->DefaultReactor();
-  absl::Status status = Authorize(ctx, req->user_id());
-  if (status.ok()) status = DoLogWater(*req, resp);
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  return Respond(ctx, req->user_id(), [&] { return DoLogWater(*req, resp); });
 }
 
 }  // namespace legwise::reminder

@@ -86,6 +86,10 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
   friend class NudgeStreamReactor;
   // Admits the caller and checks she owns `user_id`.
   absl::Status Authorize(grpc::CallbackServerContext* ctx, const std::string& user_id) const;
+  // A unary answer: Authorize, then `handle()` (the Do* step), then Finish with its status.
+  template <typename Handle>
+  grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* ctx, const std::string& user_id,
+                                    Handle&& handle);
   void Register(NudgeStreamReactor* r);
   void Unregister(NudgeStreamReactor* r);
   // The stored plan of a user and its validated form.
