@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "services/common/metrics.h"
 #include "services/common/validation.h"
 #include "services/reminder/delivery/scheduling.h"
 #include "services/reminder/planner/plan.h"
@@ -191,11 +192,14 @@ ReminderServiceImpl::ReminderServiceImpl(ReminderStore* store, NudgeHub* hub,
 void ReminderServiceImpl::Register(NudgeStreamReactor* r) {
   absl::MutexLock lock(&streams_mu_);
   streams_.insert(r);
+  Metrics::Default().Set("legwise_reminder_open_streams", {}, static_cast<double>(streams_.size()));
 }
 
 void ReminderServiceImpl::Unregister(NudgeStreamReactor* r) {
   absl::MutexLock lock(&streams_mu_);
   streams_.erase(r);
+  // A stream whose client went away must come back down here (the fault tests watch it).
+  Metrics::Default().Set("legwise_reminder_open_streams", {}, static_cast<double>(streams_.size()));
 }
 
 void ReminderServiceImpl::EndStreams() {
