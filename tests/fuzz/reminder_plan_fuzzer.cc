@@ -3,6 +3,8 @@
 // time order, ids are unique, and no day exceeds the cap.
 #include <cstddef>
 #include <cstdint>
+
+#include "google/protobuf/stubs/logging.h"
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -11,6 +13,13 @@
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/reminder/planner/plan.h"
 #include "services/reminder/planner/planner.h"
+
+// Invalid UTF-8 in string fields is an expected input; protobuf's log line for each would drown the
+// fuzzer's output.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace legwise::reminder;
