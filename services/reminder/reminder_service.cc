@@ -111,10 +111,13 @@ bool DecodePageToken(const std::string& token, PageCursor* c) {
 // the server shuts down.
 class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
  public:
-  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id) : service_(service) {
+  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id)
+      : service_(service), user_id_(user_id) {
     service_->Register(this);
     handle_ = service_->hub_->Subscribe(user_id, [this](const v1::Nudge& n) { Enqueue(n); });
   }
+
+  const std::string& user_id() const { return user_id_; }
 
   // Ends the stream with OK once the current write is done.
   void End() {
@@ -173,6 +176,7 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
   }
 
   ReminderServiceImpl* service_;
+  const std::string user_id_;
   uint64_t handle_ = 0;
   absl::Mutex mu_;
   std::deque<v1::Nudge> queue_ ABSL_GUARDED_BY(mu_);
@@ -198,6 +202,9 @@ void ReminderServiceImpl::Register(NudgeStreamReactor* r) {
 void ReminderServiceImpl::Unregister(NudgeStreamReactor* r) {
   absl::MutexLock lock(&streams_mu_);
   streams_.erase(r);
+  if (auto it = streams_per_user_.find(r->user_id()); it != streams_per_user_.end() && --it->second <= 0) {
+    streams_per_user_.erase(it);
+  }
   // A stream whose client went away must come back down here (the fault tests watch it).
   Metrics::Default().Set("legwise_reminder_open_streams", {}, static_cast<double>(streams_.size()));
 }
@@ -533,20 +540,31 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
   FieldViolations v;
   CheckUserId(req->user_id(), "user_id", &v);
   bool ending = false;
+  bool too_many = false;
   {
     absl::MutexLock lock(&streams_mu_);
     ending = ending_;
+    if (authorized.ok() && v.empty() && !ending) {
+      // Reserved here, released in Unregister when the stream ends.
+      int& open = streams_per_user_[req->user_id()];
+      too_many = open >= options_.max_streams_per_user;
+      if (!too_many) ++open;
+    }
   }
-  if (!authorized.ok() || !v.empty() || ending) {
+  if (!authorized.ok() || !v.empty() || ending || too_many) {
     // A reactor that finishes at once.
     class Rejected : public grpc::ServerWriteReactor<v1::Nudge> {
      public:
       explicit Rejected(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
     };
-    return new Rejected(!authorized.ok() ? ToGrpcStatus(authorized)
-                        : ending     ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
-                                     : ToGrpcStatus(v.ToStatus()));
+    return new Rejected(
+        !authorized.ok() ? ToGrpcStatus(authorized)
+        : !v.empty()     ? ToGrpcStatus(v.ToStatus())
+        : ending         ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
+                         : ToGrpcStatus(WithErrorInfo(
+                               absl::ResourceExhaustedError("too many open nudge streams"),
+                               "TOO_MANY_STREAMS")));
   }
   return new NudgeStreamReactor(this, req->user_id());
 }

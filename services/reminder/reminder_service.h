@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -27,6 +28,9 @@ struct ReminderServiceOptions {
   // Authenticates and rate-limits every call; a user may touch only her own plan and nudges, a
   // service none. Null admits every call (in-process tests).
   CallGuard* guard = nullptr;
+  // Open StreamNudges calls one user may have on this replica (phones, tablets); more is
+  // RESOURCE_EXHAUSTED.
+  int max_streams_per_user = 5;
 };
 
 class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
@@ -104,6 +108,8 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
   ReminderServiceOptions options_;
   absl::Mutex streams_mu_;
   std::set<NudgeStreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  // Open (or reserved) streams per user, for max_streams_per_user.
+  absl::flat_hash_map<std::string, int> streams_per_user_ ABSL_GUARDED_BY(streams_mu_);
   bool ending_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 

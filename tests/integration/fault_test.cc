@@ -183,6 +183,24 @@ TEST(FaultTest, ClientsVanishingMidStreamLeaveNoStreamBehind) {
     for (auto& r : readers) r->Finish();
     ASSERT_TRUE(wait_for_open(0)) << "every server-side stream is gone with its client";
   }
+  // One user may hold only a few streams at once (5 by default); the rest are refused.
+  {
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::unique_ptr<grpc::ClientReader<reminder::v1::Nudge>>> readers;
+    for (int i = 0; i < 6; ++i) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      reminder::v1::StreamNudgesRequest req;
+      req.set_user_id("many-devices");
+      readers.push_back(stub->StreamNudges(contexts.back().get(), req));
+      if (i == 4) ASSERT_TRUE(wait_for_open(5));
+    }
+    grpc::Status sixth = readers.back()->Finish();
+    EXPECT_EQ(sixth.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << sixth.error_message();
+    for (int i = 0; i < 5; ++i) contexts[i]->TryCancel();
+    for (int i = 0; i < 5; ++i) readers[i]->Finish();
+    ASSERT_TRUE(wait_for_open(0));
+  }
+
   // And nothing holds the server up at shutdown.
   absl::Time start = absl::Now();
   auto exit_status = reminder.Terminate(absl::Seconds(30));
