@@ -1,8 +1,8 @@
-// A closed-loop gRPC load generator for benchmarks: keeps N calls in flight against one method for a
-// duration and reports throughput and latency percentiles. Requests are pre-serialized and responses
-// are not parsed (generic stub), so the client does the same small work for every method and the
-// figures measure the server. Numbers are reported next to the same server's Health/Check measured
-// in the same run, because these machines are noisy.
+// A closed-loop gRPC load generator for benchmarks: keeps N calls in flight against one method for
+// a duration and reports throughput and latency percentiles. Requests are pre-serialized and
+// responses are not parsed (generic stub), so the client does the same small work for every method
+// and the figures measure the server. Numbers are reported next to the same server's Health/Check
+// measured in the same run, because these machines are noisy.
 #ifndef LEGWISE_BENCH_LOAD_LOAD_H_
 #define LEGWISE_BENCH_LOAD_LOAD_H_
 

@@ -106,8 +106,8 @@ int Main(int argc, char** argv) {
   int seconds = 5, inflight = 32, soak_minutes = 0, soak_rate = 200;
   std::string out = "bench/RESULTS.md";
   FlagSet flags("legwise_load_suite");
-  flags.AddInt("seconds", &seconds, "Seconds per measurement (each is taken twice, interleaved).", 1,
-               600);
+  flags.AddInt("seconds", &seconds, "Seconds per measurement (each is taken twice, interleaved).",
+               1, 600);
   flags.AddInt("inflight", &inflight, "Concurrent calls in the closed loop.", 1, 4096);
   flags.AddInt("soak_minutes", &soak_minutes, "Minutes of fixed-rate soak (0 = none).", 0, 600);
   flags.AddInt("soak_rate", &soak_rate, "Soak calls per second, spread over every RPC.", 1, 100000);
@@ -124,8 +124,9 @@ int Main(int argc, char** argv) {
   lt::ServiceProcess content("legwise-content", {"--redis_addr=" + redis.address(), no_limit});
   if (!content.Start().ok()) return 1;
   lt::ServiceProcess triage("legwise-triage", {"--content_addr=" + content.address(), no_limit});
-  lt::ServiceProcess reminder("legwise-reminder", {"--redis_addr=" + redis.address(),
-                                                   "--content_addr=" + content.address(), no_limit});
+  lt::ServiceProcess reminder(
+      "legwise-reminder",
+      {"--redis_addr=" + redis.address(), "--content_addr=" + content.address(), no_limit});
   if (!triage.Start().ok() || !reminder.Start().ok()) return 1;
   for (lt::ServiceProcess* p : {&content, &triage, &reminder}) {
     if (!lt::WaitForHealth(p->channel().get(), "", true, absl::Seconds(20)).ok()) {
@@ -174,7 +175,8 @@ int Main(int argc, char** argv) {
   report << "# legwise load results\n\n"
          << "Measured " << absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone())
          << " on " << host << " (" << sysconf(_SC_NPROCESSORS_ONLN) << " cores, "
-         << sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGE_SIZE) / (1 << 30) << " GiB), the whole suite "
+         << sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGE_SIZE) / (1 << 30)
+         << " GiB), the whole suite "
          << "on loopback with a real redis-server, closed loop with " << inflight
          << " calls in flight, " << seconds << " s per measurement, each RPC measured twice "
          << "interleaved with the same server's Health/Check.\n\n"
@@ -186,8 +188,10 @@ int Main(int argc, char** argv) {
     RunClosedLoop(channel, sc.method, sc.request, inflight, absl::Seconds(1));  // warm up
     LoadResult h{}, r{};
     for (int round = 0; round < 2; ++round) {
-      LoadResult hh = RunClosedLoop(channel, kHealth, Fixed(health_req), inflight, absl::Seconds(seconds));
-      LoadResult rr = RunClosedLoop(channel, sc.method, sc.request, inflight, absl::Seconds(seconds));
+      LoadResult hh =
+          RunClosedLoop(channel, kHealth, Fixed(health_req), inflight, absl::Seconds(seconds));
+      LoadResult rr =
+          RunClosedLoop(channel, sc.method, sc.request, inflight, absl::Seconds(seconds));
       h.requests_per_second += hh.requests_per_second / 2;
       r.requests_per_second += rr.requests_per_second / 2;
       r.p50_us = std::max(r.p50_us, rr.p50_us);
@@ -204,7 +208,8 @@ int Main(int argc, char** argv) {
       const char* name;
       lt::ServiceProcess* p;
       int64_t start_kb = 0;
-    } procs[] = {{"legwise-triage", &triage}, {"legwise-content", &content},
+    } procs[] = {{"legwise-triage", &triage},
+                 {"legwise-content", &content},
                  {"legwise-reminder", &reminder}};
     // Warm up at the soak rate first, so start-up allocations do not count as growth.
     auto soak = [&](absl::Duration d) {
@@ -223,9 +228,11 @@ int Main(int argc, char** argv) {
     soak(absl::Minutes(1));
     for (Proc& p : procs) p.start_kb = RssKb(p.p->process().pid());
     std::vector<LoadResult> results = soak(absl::Minutes(soak_minutes));
-    report << "\n## Soak\n\n" << soak_minutes << " minutes at " << soak_rate
+    report << "\n## Soak\n\n"
+           << soak_minutes << " minutes at " << soak_rate
            << " calls/s spread over the five RPCs (after a 1-minute warm-up at the same rate).\n\n"
-           << "| process | RSS at start (KiB) | RSS at end (KiB) | growth |\n| --- | ---: | ---: | ---: |\n";
+           << "| process | RSS at start (KiB) | RSS at end (KiB) | growth |\n| --- | ---: | ---: | "
+              "---: |\n";
     for (Proc& p : procs) {
       int64_t end_kb = RssKb(p.p->process().pid());
       report << absl::StrFormat("| %s | %d | %d | %+.1f%% |\n", p.name, p.start_kb, end_kb,

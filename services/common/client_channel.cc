@@ -22,7 +22,8 @@ std::shared_ptr<grpc::Channel> MakeClientChannel(
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  std::string target = absl::StrContains(address, ":///") ? address : absl::StrCat("dns:///", address);
+  std::string target =
+      absl::StrContains(address, ":///") ? address : absl::StrCat("dns:///", address);
   if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
   return grpc::CreateCustomChannel(target, credentials, args);
 }
@@ -37,8 +38,8 @@ void PrepareClientContext(grpc::ClientContext* context, absl::Duration timeout,
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 16; ++i) span += kHex[absl::Uniform(gen, 0, 16)];
   context->AddMetadata("x-request-id", ids.request_id);
-  context->AddMetadata("traceparent", absl::StrCat("00-", ids.trace_id, "-", span, "-",
-                                                   ids.trace_flags));
+  context->AddMetadata("traceparent",
+                       absl::StrCat("00-", ids.trace_id, "-", span, "-", ids.trace_flags));
 }
 
 void RecordDownstreamCall(absl::string_view target, const grpc::Status& status) {

@@ -1,6 +1,6 @@
 // Outgoing gRPC calls between legwise services: one channel per downstream, balanced across pods
-// (dns:/// + round_robin), keepalive; and a client context with a deadline (every outgoing call has one)
-// carrying the caller's request id and W3C trace context.
+// (dns:/// + round_robin), keepalive; and a client context with a deadline (every outgoing call has
+// one) carrying the caller's request id and W3C trace context.
 #ifndef LEGWISE_SERVICES_COMMON_CLIENT_CHANNEL_H_
 #define LEGWISE_SERVICES_COMMON_CLIENT_CHANNEL_H_
 
@@ -17,14 +17,14 @@
 
 namespace legwise {
 
-// A channel to `address` ("host:port"; a bare host:port is resolved with dns:/// so every pod behind a
-// headless Service gets calls), with round_robin balancing and keepalive.
-// `credentials` default to plaintext; see MakeChannelCredentials for TLS and mTLS.
+// A channel to `address` ("host:port"; a bare host:port is resolved with dns:/// so every pod
+// behind a headless Service gets calls), with round_robin balancing and keepalive. `credentials`
+// default to plaintext; see MakeChannelCredentials for TLS and mTLS.
 std::shared_ptr<grpc::Channel> MakeClientChannel(
     const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
-// Sets the deadline and propagates x-request-id and traceparent (same trace, new span) from the call
-// being served, when there is one.
+// Sets the deadline and propagates x-request-id and traceparent (same trace, new span) from the
+// call being served, when there is one.
 void PrepareClientContext(grpc::ClientContext* context, absl::Duration timeout,
                           const grpc::ServerContextBase* parent = nullptr);
 

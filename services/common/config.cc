@@ -22,11 +22,11 @@ std::string FlagSet::EnvName(absl::string_view flag_name) {
 }
 
 void FlagSet::AddString(std::string name, std::string* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), *target, false,
-                    [target](absl::string_view v) {
-                      *target = std::string(v);
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), *target, false, [target](absl::string_view v) {
+         *target = std::string(v);
+         return absl::OkStatus();
+       }});
 }
 
 void FlagSet::AddInt(std::string name, int* target, std::string help, int min, int max) {
@@ -85,7 +85,8 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, const EnvLookup& 
     std::string var = EnvName(f.name);
     if (absl::optional<std::string> value = env(var)) {
       if (absl::Status s = f.set(*value); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("environment variable ", var, ": ", s.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("environment variable ", var, ": ", s.message()));
       }
     }
   }
@@ -96,8 +97,8 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, const EnvLookup& 
       continue;
     }
     if (!absl::ConsumePrefix(&arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg,
-                                                     "': flags look like --name=value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", arg, "': flags look like --name=value"));
     }
     absl::string_view name = arg;
     absl::optional<absl::string_view> value;

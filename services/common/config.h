@@ -38,7 +38,8 @@ class FlagSet {
 
   // Parses the environment, then argv (`--name=value` or `--name value`). Returns INVALID_ARGUMENT
   // naming the flag or variable on any problem. `--help` sets help_requested().
-  absl::Status Parse(int argc, const char* const* argv, const EnvLookup& env = ProcessEnvironment());
+  absl::Status Parse(int argc, const char* const* argv,
+                     const EnvLookup& env = ProcessEnvironment());
 
   bool help_requested() const { return help_requested_; }
 
@@ -63,7 +64,8 @@ class FlagSet {
   bool help_requested_ = false;
 };
 
-// Parses "host:port" (host may be a bracketed IPv6 literal); INVALID_ARGUMENT naming `flag` otherwise.
+// Parses "host:port" (host may be a bracketed IPv6 literal); INVALID_ARGUMENT naming `flag`
+// otherwise.
 absl::Status ValidateHostPort(absl::string_view value, absl::string_view flag);
 
 }  // namespace legwise

@@ -1,6 +1,7 @@
 // Structured JSON logs on stderr, one object per line. Callers pass an event name and fields; the
-// logger adds time, level and service. Never pass a symptom, a user's free text, a user id, or a token:
-// log counts, codes, method names and ids that identify a request, not a person or her health.
+// logger adds time, level and service. Never pass a symptom, a user's free text, a user id, or a
+// token: log counts, codes, method names and ids that identify a request, not a person or her
+// health.
 #ifndef LEGWISE_SERVICES_COMMON_LOGGING_H_
 #define LEGWISE_SERVICES_COMMON_LOGGING_H_
 

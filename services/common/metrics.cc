@@ -51,7 +51,8 @@ std::string Braced(absl::string_view key, absl::string_view extra = "") {
 }
 
 std::string FormatDouble(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v))) return absl::StrCat(static_cast<int64_t>(v));
+  if (v == static_cast<double>(static_cast<int64_t>(v)))
+    return absl::StrCat(static_cast<int64_t>(v));
   return absl::StrCat(v);
 }
 
@@ -132,8 +133,9 @@ std::string Metrics::Render() const {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < kBuckets.size(); ++i) {
         cumulative += i < s.buckets.size() ? s.buckets[i] : 0;
-        absl::StrAppend(&out, name, "_bucket", Braced(key, absl::StrCat("le=\"", kBuckets[i], "\"")),
-                        " ", cumulative, "\n");
+        absl::StrAppend(&out, name, "_bucket",
+                        Braced(key, absl::StrCat("le=\"", kBuckets[i], "\"")), " ", cumulative,
+                        "\n");
       }
       absl::StrAppend(&out, name, "_bucket", Braced(key, "le=\"+Inf\""), " ", s.count, "\n");
       absl::StrAppend(&out, name, "_sum", Braced(key), " ", s.value, "\n");
@@ -206,9 +208,9 @@ void MetricsHttpServer::Serve() {
       status = "404 Not Found";
       body = "not found: try /metrics\n";
     }
-    std::string response = absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-                                        "\r\nContent-Length: ", body.size(),
-                                        "\r\nConnection: close\r\n\r\n", body);
+    std::string response =
+        absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                     "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
     size_t sent = 0;
     while (sent < response.size()) {
       ssize_t n = ::send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);

@@ -43,9 +43,9 @@ class Metrics {
 
  private:
   struct Series {
-    double value = 0;                 // counter or gauge value; histogram sum
-    uint64_t count = 0;               // histogram count
-    std::vector<uint64_t> buckets;    // histogram cumulative-to-be bucket counts
+    double value = 0;               // counter or gauge value; histogram sum
+    uint64_t count = 0;             // histogram count
+    std::vector<uint64_t> buckets;  // histogram cumulative-to-be bucket counts
   };
   struct Family {
     std::string type = "counter";

@@ -61,8 +61,7 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
   size_t colon = options_.address.rfind(':');
   host_ = options_.address.substr(0, colon);
   if (!host_.empty() && host_.front() == '[') host_ = host_.substr(1, host_.size() - 2);
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(options_.address.substr(colon + 1), &port_)) {
+  if (colon == std::string::npos || !absl::SimpleAtoi(options_.address.substr(colon + 1), &port_)) {
     port_ = 0;  // every call will fail with a clear INVALID_ARGUMENT-derived message
   }
   if (options_.pool_size < 1) options_.pool_size = 1;
@@ -153,10 +152,9 @@ void RedisClient::Release(ContextPtr context, bool healthy) {
 
 absl::Status RedisClient::Fail(absl::Status status) {
   last_ok_.store(false, std::memory_order_relaxed);
-  Metrics::Default().Increment("legwise_redis_errors_total",
-                               {{"kind", status.code() == absl::StatusCode::kUnavailable
-                                             ? "unavailable"
-                                             : "reply"}});
+  Metrics::Default().Increment(
+      "legwise_redis_errors_total",
+      {{"kind", status.code() == absl::StatusCode::kUnavailable ? "unavailable" : "reply"}});
   return status;
 }
 
@@ -201,11 +199,11 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   if (!replies.ok()) return replies.status();
   RedisReply& reply = replies->front();
   if (reply.is_error()) {
-    bool transient = absl::StartsWith(reply.str, "LOADING") || absl::StartsWith(reply.str, "BUSY") ||
-                     absl::StartsWith(reply.str, "TRYAGAIN");
-    return Fail(absl::Status(
-        transient ? absl::StatusCode::kUnavailable : absl::StatusCode::kInternal,
-        absl::StrCat("redis error reply: ", reply.str)));
+    bool transient = absl::StartsWith(reply.str, "LOADING") ||
+                     absl::StartsWith(reply.str, "BUSY") || absl::StartsWith(reply.str, "TRYAGAIN");
+    return Fail(
+        absl::Status(transient ? absl::StatusCode::kUnavailable : absl::StatusCode::kInternal,
+                     absl::StrCat("redis error reply: ", reply.str)));
   }
   return std::move(reply);
 }
@@ -242,8 +240,8 @@ absl::Status RedisClient::Ping() {
 
 namespace {
 
-// SHA-1 (FIPS 180-4) of the script text, as Redis names scripts for EVALSHA. Small and self-contained
-// so the client needs no crypto library.
+// SHA-1 (FIPS 180-4) of the script text, as Redis names scripts for EVALSHA. Small and
+// self-contained so the client needs no crypto library.
 std::string Sha1Hex(const std::string& script) {
   uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
   std::string msg = script;

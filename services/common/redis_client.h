@@ -1,8 +1,8 @@
 // A thread-safe Redis client over hiredis: a pool of blocking connections (a hiredis context is not
 // thread-safe, so each call borrows one exclusively), connect and command timeouts, pipelining,
 // EVALSHA with automatic script loading, and reconnection after errors. While Redis is down, calls
-// fail fast with UNAVAILABLE (after a failed connect, no new attempt for `reconnect_backoff`), and they
-// succeed again once it is back, without restarting the client.
+// fail fast with UNAVAILABLE (after a failed connect, no new attempt for `reconnect_backoff`), and
+// they succeed again once it is back, without restarting the client.
 #ifndef LEGWISE_SERVICES_COMMON_REDIS_CLIENT_H_
 #define LEGWISE_SERVICES_COMMON_REDIS_CLIENT_H_
 
@@ -46,8 +46,8 @@ absl::Status LoadRedisPassword(RedisOptions* options);
 struct RedisReply {
   enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
   Type type = Type::kNil;
-  std::string str;        // kString, kStatus, kError
-  int64_t integer = 0;    // kInteger
+  std::string str;                   // kString, kStatus, kError
+  int64_t integer = 0;               // kInteger
   std::vector<RedisReply> elements;  // kArray
 
   bool is_nil() const { return type == Type::kNil; }
@@ -62,12 +62,14 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   // Runs one command, e.g. {"SET", key, value, "PX", "1000"}. Transport problems and timeouts are
-  // UNAVAILABLE; an error reply from Redis is INTERNAL carrying its text (LOADING/BUSY: UNAVAILABLE).
+  // UNAVAILABLE; an error reply from Redis is INTERNAL carrying its text (LOADING/BUSY:
+  // UNAVAILABLE).
   absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
 
-  // Sends every command in one write and reads every reply: one network round trip. Error replies are
-  // returned in place (type kError); only transport problems fail the whole call.
-  absl::StatusOr<std::vector<RedisReply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  // Sends every command in one write and reads every reply: one network round trip. Error replies
+  // are returned in place (type kError); only transport problems fail the whole call.
+  absl::StatusOr<std::vector<RedisReply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
 
   // Runs a Lua script by its SHA1 (EVALSHA), loading it on NOSCRIPT.
   absl::StatusOr<RedisReply> Eval(const std::string& script, const std::vector<std::string>& keys,
@@ -79,7 +81,8 @@ class RedisClient {
   // Whether the last call reached Redis. Cheap; used for health and metrics.
   bool last_call_ok() const { return last_ok_.load(std::memory_order_relaxed); }
 
-  // Network round trips made so far (one per Command, Pipeline or Eval attempt). For tests/benchmarks.
+  // Network round trips made so far (one per Command, Pipeline or Eval attempt). For
+  // tests/benchmarks.
   uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
 
   const RedisOptions& options() const { return options_; }

@@ -106,8 +106,8 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::st
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
     if (kty == "RSA") {
       std::string n, e;
-      if (!Base64UrlDecode(StringField(jwk, "n"), &n) || !Base64UrlDecode(StringField(jwk, "e"), &e) ||
-          n.empty() || e.empty()) {
+      if (!Base64UrlDecode(StringField(jwk, "n"), &n) ||
+          !Base64UrlDecode(StringField(jwk, "e"), &e) || n.empty() || e.empty()) {
         OSSL_PARAM_BLD_free(bld);
         return absl::InvalidArgumentError(absl::StrCat("JWKS: bad RSA key ", key->kid));
       }
@@ -121,8 +121,8 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::st
       key->alg = "RS256";
     } else if (kty == "EC" && StringField(jwk, "crv") == "P-256") {
       std::string x, y;
-      if (!Base64UrlDecode(StringField(jwk, "x"), &x) || !Base64UrlDecode(StringField(jwk, "y"), &y) ||
-          x.size() != 32 || y.size() != 32) {
+      if (!Base64UrlDecode(StringField(jwk, "x"), &x) ||
+          !Base64UrlDecode(StringField(jwk, "y"), &y) || x.size() != 32 || y.size() != 32) {
         OSSL_PARAM_BLD_free(bld);
         return absl::InvalidArgumentError(absl::StrCat("JWKS: bad EC key ", key->kid));
       }
@@ -163,7 +163,8 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
     if (signature.size() != 64) return Unauthenticated("bad token signature");
     ECDSA_SIG* sig = ECDSA_SIG_new();
     BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
+    BIGNUM* s =
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
     ECDSA_SIG_set0(sig, r, s);
     unsigned char* der = nullptr;
     int len = i2d_ECDSA_SIG(sig, &der);
@@ -237,7 +238,8 @@ bool RateLimiter::Allow(const std::string& key, absl::Time now) {
 }
 
 void AddSecurityFlags(FlagSet* flags, SecurityOptions* o) {
-  flags->AddString("tls_cert_file", &o->tls_cert_file, "PEM server certificate chain (enables TLS).");
+  flags->AddString("tls_cert_file", &o->tls_cert_file,
+                   "PEM server certificate chain (enables TLS).");
   flags->AddString("tls_key_file", &o->tls_key_file, "PEM server private key.");
   flags->AddString("tls_client_ca_file", &o->tls_client_ca_file,
                    "PEM CA bundle for client certificates (mTLS for EHRs and services).");
@@ -266,10 +268,11 @@ absl::Status ValidateSecurityOptions(const SecurityOptions& o, const std::string
     return absl::InvalidArgumentError("--jwks_file needs --jwt_issuer and --jwt_audience");
   }
   if (!o.authentication_configured() && !IsLoopback(listen_host) && !o.insecure) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no authentication configured (--jwks_file or --tls_client_ca_file), so the server may only "
-        "listen on loopback; --listen_host=",
-        listen_host, " needs --insecure to serve without authentication"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no authentication configured (--jwks_file or --tls_client_ca_file), so the "
+                     "server may only "
+                     "listen on loopback; --listen_host=",
+                     listen_host, " needs --insecure to serve without authentication"));
   }
   return absl::OkStatus();
 }
@@ -299,7 +302,8 @@ void AddClientTlsFlags(FlagSet* flags, const std::string& prefix, ClientTlsOptio
                    "PEM CA that signs " + prefix + "'s certificate (enables TLS to it).");
   flags->AddString(prefix + "_tls_cert_file", &o->cert_file,
                    "PEM client certificate for mTLS to " + prefix + ".");
-  flags->AddString(prefix + "_tls_key_file", &o->key_file, "PEM client key for mTLS to " + prefix + ".");
+  flags->AddString(prefix + "_tls_key_file", &o->key_file,
+                   "PEM client key for mTLS to " + prefix + ".");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(

@@ -3,9 +3,12 @@
 // skew), caller identities, per-user authorization and per-caller rate limiting.
 //
 // Caller kinds:
-//   user         a mobile user: a verified JWT whose scopes do not include the service scope; may read
-//                and change only her own reminder data (sub == user_id), and may call triage/content.
-//   service      an EHR or a legwise service: a verified mTLS client certificate, or a JWT carrying the
+//   user         a mobile user: a verified JWT whose scopes do not include the service scope; may
+//   read
+//                and change only her own reminder data (sub == user_id), and may call
+//                triage/content.
+//   service      an EHR or a legwise service: a verified mTLS client certificate, or a JWT carrying
+//   the
 //                service scope; may call triage and content, never a user's reminders.
 //   development  no authentication configured at all (the server then listens on loopback only,
 //                unless --insecure): everything is allowed, and the server logs that it is in
@@ -64,7 +67,8 @@ void AddSecurityFlags(FlagSet* flags, SecurityOptions* options);
 // Checks the options against the listen host: TLS files come in pairs and are readable, a JWKS file
 // needs issuer and audience, and a server without authentication may only listen on loopback unless
 // --insecure.
-absl::Status ValidateSecurityOptions(const SecurityOptions& options, const std::string& listen_host);
+absl::Status ValidateSecurityOptions(const SecurityOptions& options,
+                                     const std::string& listen_host);
 
 // Server credentials for the options (TLS, with optional client-certificate verification), or
 // insecure credentials when no certificate is configured.
@@ -135,7 +139,8 @@ class RateLimiter {
 };
 
 // Admits calls: authenticates the caller (client certificate, bearer token, or development mode)
-// and applies the rate limit. Handlers call Admit() first and then the authorization check they need.
+// and applies the rate limit. Handlers call Admit() first and then the authorization check they
+// need.
 class CallGuard {
  public:
   static absl::StatusOr<std::unique_ptr<CallGuard>> Create(const SecurityOptions& options);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstring>
 #include <utility>
 
@@ -94,8 +93,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
         failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug;
     // The fields are only built when the line will be written: this runs on every call.
     if ((!IsQuietMethod(method) || failed) && LogEnabled(level)) {
-      Log(level,
-          "rpc",
+      Log(level, "rpc",
           {{"method", method},
            {"code", code},
            {"duration_ms", seconds * 1000},
@@ -154,7 +152,8 @@ int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d))
 
 bool ParseTraceparent(absl::string_view header, CallIds* ids) {
   // version(2)-trace(32)-span(16)-flags(2)
-  if (header.size() != 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return false;
+  if (header.size() != 55 || header[2] != '-' || header[35] != '-' || header[52] != '-')
+    return false;
   absl::string_view version = header.substr(0, 2), trace = header.substr(3, 32),
                     span = header.substr(36, 16), flags = header.substr(53, 2);
   if (!IsHex(version) || version == "ff" || !IsHex(trace) || !IsHex(span) || !IsHex(flags)) {
@@ -248,7 +247,9 @@ void ServerRunner::AddDependency(std::string name, std::function<absl::Status()>
   dependencies_.push_back({std::move(name), std::move(probe), required});
 }
 
-void ServerRunner::OnReload(std::function<void()> hook) { reload_hooks_.push_back(std::move(hook)); }
+void ServerRunner::OnReload(std::function<void()> hook) {
+  reload_hooks_.push_back(std::move(hook));
+}
 
 void ServerRunner::OnShutdown(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
@@ -287,9 +288,9 @@ absl::Status ServerRunner::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::string host = options_.listen_host;
-  if (host.find(':') != std::string::npos && host.front() != '[') host = absl::StrCat("[", host, "]");
-  builder.AddListeningPort(absl::StrCat(host, ":", options_.port),
-                           *credentials, &port_);
+  if (host.find(':') != std::string::npos && host.front() != '[')
+    host = absl::StrCat("[", host, "]");
+  builder.AddListeningPort(absl::StrCat(host, ":", options_.port), *credentials, &port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Ms(options_.max_connection_age));
@@ -318,7 +319,8 @@ absl::Status ServerRunner::Start() {
     probe_server_ = probe.BuildAndStart();
     if (probe_server_ == nullptr || bound == 0) {
       server_->Shutdown(absl::ToChronoTime(absl::Now()));
-      return absl::UnavailableError(absl::StrCat("cannot listen on probe port ", options_.probe_port));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on probe port ", options_.probe_port));
     }
   }
   if (options_.metrics_port > 0) {

@@ -1,14 +1,15 @@
 // The one way every legwise service runs a gRPC server: callback services, grpc.health.v1 with an
 // overall status and one per dependency, server reflection, Prometheus /metrics on its own port,
 // JSON logs with request id and W3C trace id, keepalive and connection-age settings that suit
-// Kubernetes, and graceful shutdown on SIGTERM/SIGINT: report NOT_SERVING, let in-flight calls finish,
-// stop at a deadline. SIGHUP runs the reload hooks.
+// Kubernetes, and graceful shutdown on SIGTERM/SIGINT: report NOT_SERVING, let in-flight calls
+// finish, stop at a deadline. SIGHUP runs the reload hooks.
 //
 // Health service names:
 //   ""                         readiness: every required dependency is up (and not shutting down)
-//   "<full service name>"      the same, per registered service, e.g. "legwise.triage.v1.TriageService"
-//   "liveness"                 the process is alive and its server is running
-//   "dependency/<name>"        one dependency, e.g. "dependency/redis", "dependency/content"
+//   "<full service name>"      the same, per registered service, e.g.
+//   "legwise.triage.v1.TriageService" "liveness"                 the process is alive and its
+//   server is running "dependency/<name>"        one dependency, e.g. "dependency/redis",
+//   "dependency/content"
 #ifndef LEGWISE_SERVICES_COMMON_SERVER_RUNNER_H_
 #define LEGWISE_SERVICES_COMMON_SERVER_RUNNER_H_
 
@@ -34,7 +35,8 @@ namespace legwise {
 struct ServerOptions {
   // Short service name for logs and metrics, e.g. "triage".
   std::string service_name;
-  // Interface to listen on; loopback by default (Kubernetes sets 0.0.0.0 through LEGWISE_LISTEN_HOST).
+  // Interface to listen on; loopback by default (Kubernetes sets 0.0.0.0 through
+  // LEGWISE_LISTEN_HOST).
   std::string listen_host = "127.0.0.1";
   // gRPC port.
   int port = 0;
@@ -51,7 +53,8 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(2);
   // Largest request accepted.
   int max_receive_message_bytes = 64 * 1024;
-  // Connections are closed after this age (plus grace) so clients re-resolve and rebalance across pods.
+  // Connections are closed after this age (plus grace) so clients re-resolve and rebalance across
+  // pods.
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   // Idle connections are closed after this long.
@@ -72,9 +75,9 @@ void AddServerFlags(FlagSet* flags, ServerOptions* options);
 
 class ServerRunner {
  public:
-  // Routes SIGTERM, SIGINT and SIGHUP to the runner (a handler writes them to a pipe its signal thread
-  // reads, whichever thread the kernel picks: gRPC starts threads before main()), and ignores SIGPIPE.
-  // Call first thing in main().
+  // Routes SIGTERM, SIGINT and SIGHUP to the runner (a handler writes them to a pipe its signal
+  // thread reads, whichever thread the kernel picks: gRPC starts threads before main()), and
+  // ignores SIGPIPE. Call first thing in main().
   static void InstallSignalHandlers();
 
   explicit ServerRunner(ServerOptions options);
@@ -143,9 +146,9 @@ class ServerRunner {
 
 // What identifies one call in logs and downstream calls: never anything about the person.
 struct CallIds {
-  std::string request_id;   // from x-request-id, or generated
-  std::string trace_id;     // 32 hex digits, from traceparent, or generated
-  std::string span_id;      // 16 hex digits of the caller's span ("" when none came in)
+  std::string request_id;  // from x-request-id, or generated
+  std::string trace_id;    // 32 hex digits, from traceparent, or generated
+  std::string span_id;     // 16 hex digits of the caller's span ("" when none came in)
   std::string trace_flags = "01";
 };
 

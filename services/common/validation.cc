@@ -1,9 +1,8 @@
 #include "services/common/validation.h"
 
-#include "absl/types/optional.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/optional.h"
 #include "google/protobuf/any.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -35,13 +34,13 @@ absl::Status FieldViolations::ToStatus(absl::string_view reason) const {
     fv->set_field(v.field);
     fv->set_description(v.description);
   }
-  absl::Status status(absl::StatusCode::kInvalidArgument,
-                      absl::StrCat("invalid request: ", violations_.front().field, ": ",
-                                   violations_.front().description,
-                                   violations_.size() > 1
-                                       ? absl::StrCat(" (and ", violations_.size() - 1,
-                                                      " more: ", absl::StrJoin(names, ", "), ")")
-                                       : ""));
+  absl::Status status(
+      absl::StatusCode::kInvalidArgument,
+      absl::StrCat("invalid request: ", violations_.front().field, ": ",
+                   violations_.front().description,
+                   violations_.size() > 1 ? absl::StrCat(" (and ", violations_.size() - 1,
+                                                         " more: ", absl::StrJoin(names, ", "), ")")
+                                          : ""));
   status.SetPayload(kBadRequestUrl, absl::Cord(bad_request.SerializeAsString()));
   return WithErrorInfo(std::move(status), reason);
 }

@@ -5,11 +5,11 @@
 #define LEGWISE_SERVICES_COMMON_VALIDATION_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 
 namespace legwise {
@@ -26,16 +26,16 @@ class FieldViolations {
     std::string description;
   };
 
-  // Records one problem with one field. `description` must not echo the user's value when that value
-  // could be health data or free text.
+  // Records one problem with one field. `description` must not echo the user's value when that
+  // value could be health data or free text.
   void Add(std::string field, std::string description);
 
   bool empty() const { return violations_.empty(); }
   size_t size() const { return violations_.size(); }
   const std::vector<Violation>& violations() const { return violations_; }
 
-  // OK when there is no violation; otherwise INVALID_ARGUMENT whose message names the fields, with a
-  // BadRequest payload (every violation) and an ErrorInfo payload with `reason`.
+  // OK when there is no violation; otherwise INVALID_ARGUMENT whose message names the fields, with
+  // a BadRequest payload (every violation) and an ErrorInfo payload with `reason`.
   absl::Status ToStatus(absl::string_view reason = "INVALID_REQUEST") const;
 
  private:
@@ -46,9 +46,9 @@ class FieldViolations {
 absl::Status WithErrorInfo(absl::Status status, absl::string_view reason,
                            std::vector<std::pair<std::string, std::string>> metadata = {});
 
-// Converts to a grpc::Status: same code and message; the BadRequest and ErrorInfo payloads become the
-// google.rpc.Status details (grpc-status-details-bin). A status without ErrorInfo gets one whose
-// reason is the code's name (e.g. "NOT_FOUND").
+// Converts to a grpc::Status: same code and message; the BadRequest and ErrorInfo payloads become
+// the google.rpc.Status details (grpc-status-details-bin). A status without ErrorInfo gets one
+// whose reason is the code's name (e.g. "NOT_FOUND").
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The reverse, for clients: code and message, and the details payloads, back into an absl::Status.

@@ -11,8 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "legwise/content/v1/content.grpc.pb.h"
-#include "services/content/catalog/catalog.h"
 #include "services/common/security.h"
+#include "services/content/catalog/catalog.h"
 #include "services/content/content_cache.h"
 
 namespace legwise::content {

@@ -202,7 +202,8 @@ void ReminderServiceImpl::Register(NudgeStreamReactor* r) {
 void ReminderServiceImpl::Unregister(NudgeStreamReactor* r) {
   absl::MutexLock lock(&streams_mu_);
   streams_.erase(r);
-  if (auto it = streams_per_user_.find(r->user_id()); it != streams_per_user_.end() && --it->second <= 0) {
+  if (auto it = streams_per_user_.find(r->user_id());
+      it != streams_per_user_.end() && --it->second <= 0) {
     streams_per_user_.erase(it);
   }
   // A stream whose client went away must come back down here (the fault tests watch it).
@@ -558,13 +559,12 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
       explicit Rejected(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
     };
-    return new Rejected(
-        !authorized.ok() ? ToGrpcStatus(authorized)
-        : !v.empty()     ? ToGrpcStatus(v.ToStatus())
-        : ending         ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
-                         : ToGrpcStatus(WithErrorInfo(
-                               absl::ResourceExhaustedError("too many open nudge streams"),
-                               "TOO_MANY_STREAMS")));
+    return new Rejected(!authorized.ok() ? ToGrpcStatus(authorized)
+                        : !v.empty()     ? ToGrpcStatus(v.ToStatus())
+                        : ending ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down")
+                                 : ToGrpcStatus(WithErrorInfo(
+                                       absl::ResourceExhaustedError("too many open nudge streams"),
+                                       "TOO_MANY_STREAMS")));
   }
   return new NudgeStreamReactor(this, req->user_id());
 }

@@ -42,11 +42,12 @@ TEST(FlagSetTest, DefaultsStayWhenNothingIsGiven) {
 TEST(FlagSetTest, CommandLineBeatsEnvironmentBeatsDefault) {
   Flags f;
   const char* argv[] = {"prog", "--port=6000", "--timeout", "2s", "--memory_store"};
-  ASSERT_TRUE(f.set.Parse(5, argv,
-                          FakeEnv({{"LEGWISE_PORT", "7000"}, {"LEGWISE_REDIS_ADDR", "redis:6380"}}))
-                  .ok());
-  EXPECT_EQ(f.port, 6000);               // command line wins
-  EXPECT_EQ(f.addr, "redis:6380");       // environment over default
+  ASSERT_TRUE(
+      f.set
+          .Parse(5, argv, FakeEnv({{"LEGWISE_PORT", "7000"}, {"LEGWISE_REDIS_ADDR", "redis:6380"}}))
+          .ok());
+  EXPECT_EQ(f.port, 6000);          // command line wins
+  EXPECT_EQ(f.addr, "redis:6380");  // environment over default
   EXPECT_EQ(f.timeout, absl::Seconds(2));
   EXPECT_TRUE(f.dev);
 }

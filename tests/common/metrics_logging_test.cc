@@ -43,9 +43,9 @@ TEST(MetricsHttpServerTest, ServesMetricsOverHttp) {
 
 TEST(LoggingTest, OneJsonObjectPerLineWithEscaping) {
   SetLogServiceName("triage");
-  std::string line =
-      FormatLogLine(LogLevel::kWarning, "rpc", {{"method", "/x.Y/Z"}, {"code", "OK"},
-                                                {"duration_ms", 1.5}, {"note", "a\"b\nc"}});
+  std::string line = FormatLogLine(
+      LogLevel::kWarning, "rpc",
+      {{"method", "/x.Y/Z"}, {"code", "OK"}, {"duration_ms", 1.5}, {"note", "a\"b\nc"}});
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(line.front(), '{');
   EXPECT_EQ(line.back(), '}');

@@ -46,8 +46,8 @@ TEST_F(RedisClientTest, CommandsRepliesAndErrors) {
 TEST_F(RedisClientTest, PipelineIsOneRoundTrip) {
   RedisClient client(Options());
   uint64_t before = client.round_trips();
-  auto replies = client.Pipeline({{"RPUSH", "l", "a", "b"}, {"LRANGE", "l", "0", "-1"},
-                                  {"INCR", "l"}, {"LLEN", "l"}});
+  auto replies = client.Pipeline(
+      {{"RPUSH", "l", "a", "b"}, {"LRANGE", "l", "0", "-1"}, {"INCR", "l"}, {"LLEN", "l"}});
   ASSERT_TRUE(replies.ok()) << replies.status();
   EXPECT_EQ(client.round_trips() - before, 1u);
   ASSERT_EQ(replies->size(), 4u);

@@ -31,18 +31,21 @@ class JwtVerifierTest : public ::testing::Test {
     ASSERT_TRUE(v.ok()) << v.status();
     verifier_ = std::move(*v);
   }
-  absl::Status Check(const std::string& token) { return verifier_->Verify(token, absl::Now()).status(); }
+  absl::Status Check(const std::string& token) {
+    return verifier_->Verify(token, absl::Now()).status();
+  }
 
   std::unique_ptr<SigningKey> rsa_, ec_, rogue_;
   std::unique_ptr<JwtVerifier> verifier_;
 };
 
 TEST_F(JwtVerifierTest, AcceptsRs256AndEs256) {
-  auto claims = verifier_->Verify(rsa_->Sign(Claims(kIss, kAud, "user-1", absl::Hours(1))), absl::Now());
+  auto claims =
+      verifier_->Verify(rsa_->Sign(Claims(kIss, kAud, "user-1", absl::Hours(1))), absl::Now());
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->subject, "user-1");
-  auto ec = verifier_->Verify(ec_->Sign(Claims(kIss, kAud, "user-2", absl::Hours(1), "legwise.service read")),
-                              absl::Now());
+  auto ec = verifier_->Verify(
+      ec_->Sign(Claims(kIss, kAud, "user-2", absl::Hours(1), "legwise.service read")), absl::Now());
   ASSERT_TRUE(ec.ok()) << ec.status();
   EXPECT_EQ(ec->subject, "user-2");
   EXPECT_EQ(ec->scopes, (std::vector<std::string>{"legwise.service", "read"}));
@@ -74,8 +77,9 @@ TEST_F(JwtVerifierTest, RejectsBadTokens) {
   std::string good = rsa_->Sign(Claims(kIss, kAud, "user-1", absl::Hours(1)));
   std::string evil_payload = testing::UnsignedToken(Claims(kIss, kAud, "user-2", absl::Hours(1)));
   size_t dot1 = good.find('.'), dot2 = good.rfind('.');
-  std::string forged = good.substr(0, dot1) + evil_payload.substr(evil_payload.find('.'),
-                                                                  evil_payload.rfind('.') - evil_payload.find('.')) +
+  std::string forged = good.substr(0, dot1) +
+                       evil_payload.substr(evil_payload.find('.'),
+                                           evil_payload.rfind('.') - evil_payload.find('.')) +
                        good.substr(dot2);
   EXPECT_EQ(Check(forged).code(), absl::StatusCode::kUnauthenticated);
 }
@@ -89,9 +93,9 @@ TEST_F(JwtVerifierTest, ClockSkewIsSmallAndBounded) {
 TEST(JwksTest, RejectsUnusableDocuments) {
   EXPECT_FALSE(JwtVerifier::FromJwks("{", kIss, kAud, absl::Seconds(1)).ok());
   EXPECT_FALSE(JwtVerifier::FromJwks(R"({"keys":[]})", kIss, kAud, absl::Seconds(1)).ok());
-  EXPECT_FALSE(
-      JwtVerifier::FromJwks(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})", kIss, kAud, absl::Seconds(1))
-          .ok())
+  EXPECT_FALSE(JwtVerifier::FromJwks(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})", kIss, kAud,
+                                     absl::Seconds(1))
+                   .ok())
       << "symmetric keys are never trusted";
 }
 

@@ -16,11 +16,10 @@ TEST(TraceparentTest, ParsesValidAndRejectsMalformed) {
   EXPECT_EQ(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(ids.span_id, "00f067aa0ba902b7");
   CallIds untouched;
-  for (const char* bad :
-       {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+  for (const char* bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
     EXPECT_FALSE(ParseTraceparent(bad, &untouched)) << bad;
   }
 }
@@ -38,8 +37,7 @@ TEST(ServerRunnerTest, HealthFollowsRequiredAndOptionalDependencies) {
   runner.AddDependency(
       "store", [&] { return store_up ? absl::OkStatus() : absl::UnavailableError("down"); }, true);
   runner.AddDependency(
-      "cache", [&] { return cache_up ? absl::OkStatus() : absl::UnavailableError("down"); },
-      false);
+      "cache", [&] { return cache_up ? absl::OkStatus() : absl::UnavailableError("down"); }, false);
   ASSERT_TRUE(runner.Start().ok());
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", runner.port()),
                                      grpc::InsecureChannelCredentials());

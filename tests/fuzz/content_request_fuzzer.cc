@@ -2,10 +2,9 @@
 // against the embedded catalog. Validation must turn every input into an answer or a clean error.
 #include <cstddef>
 #include <cstdint>
-
-#include "google/protobuf/stubs/logging.h"
 #include <memory>
 
+#include "google/protobuf/stubs/logging.h"
 #include "legwise/content/v1/content.pb.h"
 #include "services/content/catalog/catalog.h"
 #include "services/content/catalog/content_core.h"

@@ -3,13 +3,12 @@
 // time order, ids are unique, and no day exceeds the cap.
 #include <cstddef>
 #include <cstdint>
-
-#include "google/protobuf/stubs/logging.h"
 #include <cstdlib>
 #include <map>
 #include <set>
 
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/logging.h"
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/reminder/planner/plan.h"
 #include "services/reminder/planner/planner.h"

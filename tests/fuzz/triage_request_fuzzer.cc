@@ -1,12 +1,12 @@
-// libFuzzer: any bytes as an AssessLegSymptomsRequest through validation and, when valid, the engine.
-// Beyond "no crash" it checks the safety invariants on every valid input: an urgency is always set,
-// it is the highest level of the rules that fired, and adding a chest-pain report never lowers it.
+// libFuzzer: any bytes as an AssessLegSymptomsRequest through validation and, when valid, the
+// engine. Beyond "no crash" it checks the safety invariants on every valid input: an urgency is
+// always set, it is the highest level of the rules that fired, and adding a chest-pain report never
+// lowers it.
 #include <cstddef>
 #include <cstdint>
-
-#include "google/protobuf/stubs/logging.h"
 #include <cstdlib>
 
+#include "google/protobuf/stubs/logging.h"
 #include "legwise/triage/v1/triage.pb.h"
 #include "services/triage/engine/request_validation.h"
 #include "services/triage/engine/rule_table.h"

@@ -90,13 +90,12 @@ TEST(FaultTest, SigtermUnderLoadFailsNoCallInFlight) {
 TEST(FaultTest, RedisKilledUnderLoadCostsContentNothingAndReminderNoPlan) {
   RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
-  ServiceProcess content("legwise-content", {"--redis_addr=" + redis.address(),
-                                             "--rate_limit_per_second=0"});
+  ServiceProcess content("legwise-content",
+                         {"--redis_addr=" + redis.address(), "--rate_limit_per_second=0"});
   ASSERT_TRUE(content.Start().ok());
-  ServiceProcess reminder("legwise-reminder", {"--redis_addr=" + redis.address(),
-                                               "--content_addr=" + content.address(),
-                                               "--rate_limit_per_second=0",
-                                               "--health_interval=100ms"});
+  ServiceProcess reminder("legwise-reminder",
+                          {"--redis_addr=" + redis.address(), "--content_addr=" + content.address(),
+                           "--rate_limit_per_second=0", "--health_interval=100ms"});
   ASSERT_TRUE(reminder.Start().ok());
   ASSERT_TRUE(testing::WaitForHealth(reminder.channel().get(), "", true, absl::Seconds(10)).ok());
 
@@ -152,8 +151,8 @@ TEST(FaultTest, RedisKilledUnderLoadCostsContentNothingAndReminderNoPlan) {
 }
 
 TEST(FaultTest, ClientsVanishingMidStreamLeaveNoStreamBehind) {
-  ServiceProcess reminder("legwise-reminder", {"--memory_store", "--content_addr=",
-                                               "--rate_limit_per_second=0"});
+  ServiceProcess reminder("legwise-reminder",
+                          {"--memory_store", "--content_addr=", "--rate_limit_per_second=0"});
   ASSERT_TRUE(reminder.Start().ok());
   auto stub = reminder::v1::ReminderService::NewStub(reminder.channel());
   auto wait_for_open = [&](int want) {

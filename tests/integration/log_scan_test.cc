@@ -30,10 +30,10 @@ constexpr char kTokenSentinel[] = "SENTINELTOKEN.eyJzZW50aW5lbCI6MX0.c2ln";
 // Words that would mean a symptom, a diagnosis or a token reached a log.
 const std::vector<std::string>& Forbidden() {
   static const auto* words = new std::vector<std::string>{
-      kUserSentinel, "sentineltoken", "bearer ", "eyj",  // tokens (JWTs start with eyJ)
-      "swelling", "tenderness", "chest_pain", "chest pain", "shortness_of_breath", "coughing",
-      "headache", "o22.33", "o2233", "128053003", "blood-clot", "pre-eclampsia", "thrombosis",
-      "embolism", "cellulitis"};
+      kUserSentinel, "sentineltoken", "bearer ",    "eyj",  // tokens (JWTs start with eyJ)
+      "swelling",    "tenderness",    "chest_pain", "chest pain", "shortness_of_breath",
+      "coughing",    "headache",      "o22.33",     "o2233",      "128053003",
+      "blood-clot",  "pre-eclampsia", "thrombosis", "embolism",   "cellulitis"};
   return *words;
 }
 
@@ -64,21 +64,23 @@ void WithSentinelMetadata(Call call) {
 TEST(LogScanTest, NoHealthDataUserIdsOrTokensInAnyLog) {
   RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
-  ServiceProcess content("legwise-content", {"--redis_addr=" + redis.address(), "--log_level=debug"});
+  ServiceProcess content("legwise-content",
+                         {"--redis_addr=" + redis.address(), "--log_level=debug"});
   ASSERT_TRUE(content.Start().ok());
   ServiceProcess triage("legwise-triage",
                         {"--content_addr=" + content.address(), "--log_level=debug"});
   ASSERT_TRUE(triage.Start().ok());
-  ServiceProcess reminder("legwise-reminder", {"--redis_addr=" + redis.address(),
-                                               "--content_addr=" + content.address(),
-                                               "--log_level=debug"});
+  ServiceProcess reminder("legwise-reminder",
+                          {"--redis_addr=" + redis.address(), "--content_addr=" + content.address(),
+                           "--log_level=debug"});
   ASSERT_TRUE(reminder.Start().ok());
 
   auto triage_stub = triage::v1::TriageService::NewStub(triage.channel());
   triage::v1::AssessLegSymptomsRequest assess;
   assess.mutable_pregnancy()->set_gestational_age_weeks(33);
-  for (auto kind : {triage::v1::SYMPTOM_KIND_LEG_SWELLING, triage::v1::SYMPTOM_KIND_LEG_TENDERNESS,
-                    triage::v1::SYMPTOM_KIND_CHEST_PAIN, triage::v1::SYMPTOM_KIND_SEVERE_HEADACHE}) {
+  for (auto kind :
+       {triage::v1::SYMPTOM_KIND_LEG_SWELLING, triage::v1::SYMPTOM_KIND_LEG_TENDERNESS,
+        triage::v1::SYMPTOM_KIND_CHEST_PAIN, triage::v1::SYMPTOM_KIND_SEVERE_HEADACHE}) {
     auto* s = assess.add_symptoms();
     s->set_kind(kind);
     s->set_side(triage::v1::SIDE_LEFT);

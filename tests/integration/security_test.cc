@@ -2,13 +2,14 @@
 // triage and content, bearer JWTs for users, per-user authorization on reminders, services kept out
 // of reminders, untrusted certificates and oversized messages refused. Certificates and keys are
 // made at test time.
+#include "services/common/security.h"
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "legwise/content/v1/content.grpc.pb.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "legwise/triage/v1/triage.grpc.pb.h"
-#include "services/common/security.h"
 #include "tests/support/process.h"
 #include "tests/support/test_keys.h"
 
@@ -30,9 +31,9 @@ class SecureSuiteTest : public ::testing::Test {
     key_ = testing::SigningKey::Ec("test-key").release();
     std::string jwks = testing::WriteFile(*dir_, "jwks.json", testing::Jwks({key_}));
     std::vector<std::string> common = {
-        "--tls_cert_file=" + (*certs_)["server.pem"], "--tls_key_file=" + (*certs_)["server.key"],
+        "--tls_cert_file=" + (*certs_)["server.pem"],  "--tls_key_file=" + (*certs_)["server.key"],
         "--tls_client_ca_file=" + (*certs_)["ca.pem"], "--jwks_file=" + jwks,
-        std::string("--jwt_issuer=") + kIss, std::string("--jwt_audience=") + kAud};
+        std::string("--jwt_issuer=") + kIss,           std::string("--jwt_audience=") + kAud};
     auto with = [&](std::vector<std::string> extra) {
       extra.insert(extra.end(), common.begin(), common.end());
       extra.push_back(absl::StrCat("--probe_port=", testing::FreePort()));
@@ -42,11 +43,11 @@ class SecureSuiteTest : public ::testing::Test {
     ASSERT_TRUE(content_->Start().ok()) << content_->log_path();
     // Triage reaches content over mTLS with the client certificate.
     triage_ = new ServiceProcess(
-        "legwise-triage", with({"--content_addr=localhost:" + std::to_string(content_->port()),
-                                "--content_tls_ca_file=" + (*certs_)["ca.pem"],
-                                "--content_tls_cert_file=" + (*certs_)["client.pem"],
-                                "--content_tls_key_file=" + (*certs_)["client.key"],
-                                "--guidance_timeout=2s"}));
+        "legwise-triage",
+        with({"--content_addr=localhost:" + std::to_string(content_->port()),
+              "--content_tls_ca_file=" + (*certs_)["ca.pem"],
+              "--content_tls_cert_file=" + (*certs_)["client.pem"],
+              "--content_tls_key_file=" + (*certs_)["client.key"], "--guidance_timeout=2s"}));
     ASSERT_TRUE(triage_->Start().ok()) << triage_->log_path();
     reminder_ = new ServiceProcess("legwise-reminder", with({"--memory_store", "--content_addr="}));
     ASSERT_TRUE(reminder_->Start().ok()) << reminder_->log_path();
@@ -129,19 +130,20 @@ TEST_F(SecureSuiteTest, UsersReachOnlyTheirOwnReminders) {
   EXPECT_EQ(GetPlan(ch, UserToken("ana", -absl::Hours(1)), "ana").error_code(),
             grpc::StatusCode::UNAUTHENTICATED)
       << "expired token";
-  EXPECT_EQ(GetPlan(ch, testing::UnsignedToken(testing::Claims(kIss, kAud, "ana", absl::Hours(1))),
-                    "ana")
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED)
+  EXPECT_EQ(
+      GetPlan(ch, testing::UnsignedToken(testing::Claims(kIss, kAud, "ana", absl::Hours(1))), "ana")
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED)
       << "alg none";
   auto other_key = testing::SigningKey::Ec("test-key");
   EXPECT_EQ(GetPlan(ch, other_key->Sign(testing::Claims(kIss, kAud, "ana", absl::Hours(1))), "ana")
                 .error_code(),
             grpc::StatusCode::UNAUTHENTICATED)
       << "signed by an unknown key";
-  EXPECT_EQ(GetPlan(ch, key_->Sign(testing::Claims(kIss, "other-api", "ana", absl::Hours(1))), "ana")
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED)
+  EXPECT_EQ(
+      GetPlan(ch, key_->Sign(testing::Claims(kIss, "other-api", "ana", absl::Hours(1))), "ana")
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED)
       << "wrong audience";
 }
 
@@ -175,8 +177,9 @@ TEST_F(SecureSuiteTest, TriageFetchesGuidanceOverMutualTls) {
 }
 
 TEST_F(SecureSuiteTest, UntrustedCertificatesAndPlaintextAreRefused) {
-  EXPECT_EQ(GetPlan(Channel(reminder_, /*ehr=*/true, "rogue"), UserToken("ana"), "ana").error_code(),
-            grpc::StatusCode::UNAVAILABLE)
+  EXPECT_EQ(
+      GetPlan(Channel(reminder_, /*ehr=*/true, "rogue"), UserToken("ana"), "ana").error_code(),
+      grpc::StatusCode::UNAVAILABLE)
       << "a client certificate from an unknown CA fails the handshake";
   EXPECT_EQ(GetPlan(reminder_->channel(), UserToken("ana"), "ana").error_code(),
             grpc::StatusCode::UNAVAILABLE)

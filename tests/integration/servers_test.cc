@@ -1,5 +1,5 @@
-// The three executables as real processes with a real redis-server: health, reflection (checked by an
-// outside Python grpcio client), /metrics, readiness following Redis, flags errors, and graceful
+// The three executables as real processes with a real redis-server: health, reflection (checked by
+// an outside Python grpcio client), /metrics, readiness following Redis, flags errors, and graceful
 // shutdown with a call in flight.
 #include <sys/wait.h>
 
@@ -77,9 +77,10 @@ TEST_F(ServersTest, EachServerIsHealthyReflectsItsServiceAndServesMetrics) {
     EXPECT_EQ(RunOutsideClient(row.process->address(), row.service), 0);
     auto metrics = testing::HttpGet(row.process->metrics_port(), "/metrics");
     ASSERT_TRUE(metrics.ok()) << metrics.status();
-    EXPECT_NE(metrics->find("legwise_grpc_server_handled_total{code=\"OK\",method=\"/grpc.health.v1."
-                            "Health/Check\"}"),
-              std::string::npos)
+    EXPECT_NE(
+        metrics->find("legwise_grpc_server_handled_total{code=\"OK\",method=\"/grpc.health.v1."
+                      "Health/Check\"}"),
+        std::string::npos)
         << *metrics;
     EXPECT_NE(metrics->find("legwise_grpc_server_handling_seconds_bucket"), std::string::npos);
     EXPECT_NE(metrics->find("legwise_dependency_up{dependency=\"" +
@@ -93,15 +94,15 @@ TEST_F(ServersTest, ReadinessFollowsRedisAndRecoversByItself) {
   ServiceProcess content("legwise-content",
                          {"--redis_addr=" + redis_->address(), "--health_interval=100ms"});
   ASSERT_TRUE(content.Start().ok());
-  ServiceProcess reminder("legwise-reminder", {"--redis_addr=" + redis_->address(),
-                                               "--content_addr=" + content.address(),
-                                               "--health_interval=100ms"});
+  ServiceProcess reminder("legwise-reminder",
+                          {"--redis_addr=" + redis_->address(),
+                           "--content_addr=" + content.address(), "--health_interval=100ms"});
   ASSERT_TRUE(reminder.Start().ok());
   ASSERT_TRUE(testing::WaitForHealth(reminder.channel().get(), "", true, kWait).ok());
 
   redis_->Kill();
-  // The reminder store is Redis: not ready without it. Content is only cached in Redis: still ready,
-  // but says the cache is down.
+  // The reminder store is Redis: not ready without it. Content is only cached in Redis: still
+  // ready, but says the cache is down.
   EXPECT_TRUE(testing::WaitForHealth(reminder.channel().get(), "", false, kWait).ok());
   EXPECT_TRUE(
       testing::WaitForHealth(content.channel().get(), "dependency/redis", false, kWait).ok());
@@ -122,7 +123,8 @@ TEST_F(ServersTest, InFlightCallCompletesAfterSigterm) {
                         Case{"legwise-reminder", "legwise.reminder.v1.ReminderService"}}) {
     SCOPED_TRACE(c.binary);
     std::vector<std::string> args = {"--shutdown_grace=10s"};
-    if (std::string(c.binary) != "legwise-triage") args.push_back("--redis_addr=" + redis_->address());
+    if (std::string(c.binary) != "legwise-triage")
+      args.push_back("--redis_addr=" + redis_->address());
     if (std::string(c.binary) != "legwise-content") args.push_back("--content_addr=127.0.0.1:1");
     ServiceProcess svc(c.binary, args);
     ASSERT_TRUE(svc.Start().ok()) << svc.log_path();

@@ -81,7 +81,8 @@ absl::Status Subprocess::Start(const std::vector<std::string>& argv,
                                const std::vector<std::string>& env, const std::string& log_path) {
   if (running()) return absl::FailedPreconditionError("already running");
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return absl::InternalError(absl::StrCat("open ", log_path, ": ", strerror(errno)));
+  if (log_fd < 0)
+    return absl::InternalError(absl::StrCat("open ", log_path, ": ", strerror(errno)));
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -159,14 +160,22 @@ std::string RedisServer::address() const { return absl::StrCat("127.0.0.1:", por
 
 absl::Status RedisServer::Start() {
   std::vector<std::string> argv = {FindRedisServer(),
-                                   "--port",       absl::StrCat(port_),
-                                   "--bind",       "127.0.0.1",
-                                   "--dir",        dir_,
-                                   "--appendonly", "yes",
-                                   "--appendfsync", "everysec",
-                                   "--save",       "",
-                                   "--daemonize",  "no",
-                                   "--protected-mode", "yes"};
+                                   "--port",
+                                   absl::StrCat(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_,
+                                   "--appendonly",
+                                   "yes",
+                                   "--appendfsync",
+                                   "everysec",
+                                   "--save",
+                                   "",
+                                   "--daemonize",
+                                   "no",
+                                   "--protected-mode",
+                                   "yes"};
   if (absl::Status s = process_.Start(argv, {}, absl::StrCat(LogDir(), "/redis-", port_, ".log"));
       !s.ok()) {
     return s;
@@ -277,9 +286,9 @@ absl::Status WaitForHealth(grpc::Channel* channel, const std::string& service, b
     last = st.ok() ? absl::FailedPreconditionError(absl::StrCat("status ", *st)) : st.status();
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("health '", service, "' never became ", want_serving ? "SERVING" : "NOT_SERVING",
-                   ": ", last.message()));
+  return absl::DeadlineExceededError(absl::StrCat("health '", service, "' never became ",
+                                                  want_serving ? "SERVING" : "NOT_SERVING", ": ",
+                                                  last.message()));
 }
 
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {

@@ -1,7 +1,8 @@
 // Integration-test support: real processes on free loopback ports. Starts redis-server (in a fresh
 // temporary directory, AOF on) and the legwise executables, waits for them to come up, and stops,
 // kills or restarts them mid-test. Each process's stderr goes to a file under LEGWISE_TEST_LOG_DIR
-// (default /tmp/legwise-test-logs) so that log-scanning tests can read every line the suite produced.
+// (default /tmp/legwise-test-logs) so that log-scanning tests can read every line the suite
+// produced.
 #ifndef LEGWISE_TESTS_SUPPORT_PROCESS_H_
 #define LEGWISE_TESTS_SUPPORT_PROCESS_H_
 
@@ -78,7 +79,8 @@ class RedisServer {
 // A legwise executable (legwise-triage, legwise-content, legwise-reminder) on a free port.
 class ServiceProcess {
  public:
-  // `name` is the executable name; `args` are extra flags. --port and --metrics_port are chosen here.
+  // `name` is the executable name; `args` are extra flags. --port and --metrics_port are chosen
+  // here.
   ServiceProcess(std::string name, std::vector<std::string> args);
   ~ServiceProcess();
   // Starts it and waits (up to `timeout`) until its health service answers "liveness" SERVING (on
@@ -105,8 +107,8 @@ class ServiceProcess {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// Asks `service` ("" = whole server) over grpc.health.v1 until it reports `want_serving` or `timeout`
-// passes.
+// Asks `service` ("" = whole server) over grpc.health.v1 until it reports `want_serving` or
+// `timeout` passes.
 absl::Status WaitForHealth(grpc::Channel* channel, const std::string& service, bool want_serving,
                            absl::Duration timeout);
 

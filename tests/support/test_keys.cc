@@ -58,9 +58,9 @@ std::string SigningKey::JwkJson() const {
     BIGNUM *n = nullptr, *e = nullptr;
     EVP_PKEY_get_bn_param(Key(pkey_), OSSL_PKEY_PARAM_RSA_N, &n);
     EVP_PKEY_get_bn_param(Key(pkey_), OSSL_PKEY_PARAM_RSA_E, &e);
-    std::string jwk = absl::StrCat(R"({"kty":"RSA","alg":"RS256","use":"sig","kid":")", kid_,
-                                   R"(","n":")", B64Url(BnBytes(n)), R"(","e":")",
-                                   B64Url(BnBytes(e)), R"("})");
+    std::string jwk =
+        absl::StrCat(R"({"kty":"RSA","alg":"RS256","use":"sig","kid":")", kid_, R"(","n":")",
+                     B64Url(BnBytes(n)), R"(","e":")", B64Url(BnBytes(e)), R"("})");
     BN_free(n);
     BN_free(e);
     return jwk;
@@ -75,17 +75,19 @@ std::string SigningKey::JwkJson() const {
 }
 
 std::string SigningKey::Sign(const std::string& claims_json) const {
-  std::string header =
-      absl::StrCat(R"({"alg":")", ec_ ? "ES256" : "RS256", R"(","typ":"JWT","kid":")", kid_, R"("})");
+  std::string header = absl::StrCat(R"({"alg":")", ec_ ? "ES256" : "RS256",
+                                    R"(","typ":"JWT","kid":")", kid_, R"("})");
   std::string signing_input = absl::StrCat(B64Url(header), ".", B64Url(claims_json));
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, Key(pkey_));
   size_t sig_len = 0;
-  EVP_DigestSign(md, nullptr, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
+  EVP_DigestSign(md, nullptr, &sig_len,
+                 reinterpret_cast<const unsigned char*>(signing_input.data()),
                  signing_input.size());
   std::string sig(sig_len, '\0');
   EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                 reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size());
+                 reinterpret_cast<const unsigned char*>(signing_input.data()),
+                 signing_input.size());
   sig.resize(sig_len);
   EVP_MD_CTX_free(md);
   if (ec_) {
@@ -103,12 +105,13 @@ std::string Jwks(const std::vector<const SigningKey*>& keys) {
   return absl::StrCat(R"({"keys":[)", absl::StrJoin(parts, ","), "]}");
 }
 
-std::string Claims(const std::string& issuer, const std::string& audience, const std::string& subject,
-                   absl::Duration ttl, const std::string& scope, absl::Time now) {
-  std::string json = absl::StrCat(R"({"iss":")", issuer, R"(","aud":")", audience, R"(","sub":")",
-                                  subject, R"(","iat":)", absl::ToUnixSeconds(now), R"(,"nbf":)",
-                                  absl::ToUnixSeconds(now) - 1, R"(,"exp":)",
-                                  absl::ToUnixSeconds(now + ttl));
+std::string Claims(const std::string& issuer, const std::string& audience,
+                   const std::string& subject, absl::Duration ttl, const std::string& scope,
+                   absl::Time now) {
+  std::string json =
+      absl::StrCat(R"({"iss":")", issuer, R"(","aud":")", audience, R"(","sub":")", subject,
+                   R"(","iat":)", absl::ToUnixSeconds(now), R"(,"nbf":)",
+                   absl::ToUnixSeconds(now) - 1, R"(,"exp":)", absl::ToUnixSeconds(now + ttl));
   if (!scope.empty()) absl::StrAppend(&json, R"(,"scope":")", scope, R"(")");
   return json + "}";
 }
@@ -154,15 +157,16 @@ absl::StatusOr<std::map<std::string, std::string>> MakeCertificates(const std::s
       "-out rogue-ca.pem 2>/dev/null\n",
       "openssl req -newkey rsa:2048 -nodes -subj /CN=rogue -keyout rogue.key -out rogue.csr "
       "2>/dev/null\n",
-      "openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial -days 2 "
+      "openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial -days "
+      "2 "
       "-out rogue.pem 2>/dev/null\n");
   std::string script_path = WriteFile(dir, "make-certs.sh", script);
   if (std::system(absl::StrCat("bash '", script_path, "'").c_str()) != 0) {
     return absl::InternalError("openssl failed to make test certificates");
   }
   std::map<std::string, std::string> paths;
-  for (const char* name :
-       {"ca.pem", "server.pem", "server.key", "client.pem", "client.key", "rogue.pem", "rogue.key"}) {
+  for (const char* name : {"ca.pem", "server.pem", "server.key", "client.pem", "client.key",
+                           "rogue.pem", "rogue.key"}) {
     paths[name] = absl::StrCat(dir, "/", name);
   }
   return paths;

@@ -1,5 +1,6 @@
-// Test-time credentials: signing keys with their JWKS, signed JWTs (RS256 / ES256 / tampered / "none"),
-// and a CA with server and client certificates made by openssl. Nothing private is committed.
+// Test-time credentials: signing keys with their JWKS, signed JWTs (RS256 / ES256 / tampered /
+// "none"), and a CA with server and client certificates made by openssl. Nothing private is
+// committed.
 #ifndef LEGWISE_TESTS_SUPPORT_TEST_KEYS_H_
 #define LEGWISE_TESTS_SUPPORT_TEST_KEYS_H_
 
@@ -35,8 +36,8 @@ class SigningKey {
 std::string Jwks(const std::vector<const SigningKey*>& keys);
 
 // Standard claims JSON: iss, aud, sub, exp = now + ttl, nbf = now - 1 s, optional scope.
-std::string Claims(const std::string& issuer, const std::string& audience, const std::string& subject,
-                   absl::Duration ttl, const std::string& scope = "",
+std::string Claims(const std::string& issuer, const std::string& audience,
+                   const std::string& subject, absl::Duration ttl, const std::string& scope = "",
                    absl::Time now = absl::Now());
 
 // An unsigned token with "alg":"none".
@@ -49,8 +50,9 @@ std::string WriteFile(const std::string& dir, const std::string& name, const std
 std::string TempDir(const std::string& prefix);
 
 // A CA, a server certificate for 127.0.0.1/localhost, a client certificate from the CA (CN
-// "ehr-client"), and a client certificate from an unrelated CA (untrusted), made with the openssl CLI
-// in `dir`. Paths by name: ca.pem, server.pem, server.key, client.pem, client.key, rogue.pem, rogue.key.
+// "ehr-client"), and a client certificate from an unrelated CA (untrusted), made with the openssl
+// CLI in `dir`. Paths by name: ca.pem, server.pem, server.key, client.pem, client.key, rogue.pem,
+// rogue.key.
 absl::StatusOr<std::map<std::string, std::string>> MakeCertificates(const std::string& dir);
 
 // Reads a whole file.

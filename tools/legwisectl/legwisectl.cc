@@ -242,7 +242,8 @@ void PrintGuidance(const content::Guidance& g) {
       if (!t.evidence_note().empty()) std::cout << "       (" << t.evidence_note() << ")\n";
     }
   }
-  if (!g.sources().empty()) std::cout << "\n  Sources: " << absl::StrJoin(g.sources(), "; ") << "\n";
+  if (!g.sources().empty())
+    std::cout << "\n  Sources: " << absl::StrJoin(g.sources(), "; ") << "\n";
   std::cout << "  version " << g.version() << ", etag " << g.etag() << "\n";
 }
 
@@ -263,7 +264,8 @@ void PrintPlan(const reminder::ReminderPlan& p) {
     return absl::StrFormat("%02d:%02d", t.hours(), t.minutes());
   };
   std::vector<std::string> kinds;
-  for (int k : p.kinds()) kinds.push_back(EnumShort(reminder::NudgeKind_descriptor(), k, "NUDGE_KIND_"));
+  for (int k : p.kinds())
+    kinds.push_back(EnumShort(reminder::NudgeKind_descriptor(), k, "NUDGE_KIND_"));
   std::cout << "plan for " << p.user_id() << " (" << p.time_zone() << ", " << p.locale() << ")\n"
             << "  awake " << hm(p.wake_time()) << " - " << hm(p.sleep_time())
             << " (quiet hours outside)\n"
@@ -272,9 +274,10 @@ void PrintPlan(const reminder::ReminderPlan& p) {
             << (p.daily_water_target_ml() == 0 ? 2300 : p.daily_water_target_ml()) << " ml/day\n";
   for (const reminder::WorkShift& s : p.work_shifts()) {
     std::vector<std::string> days;
-    for (int d : s.days()) days.push_back(EnumShort(reminder::DayOfWeek_descriptor(), d, "DAY_OF_WEEK_"));
-    std::cout << "  shift " << absl::StrJoin(days, ",") << " " << hm(s.start()) << "-" << hm(s.end())
-              << (s.standing() ? " standing" : "") << "\n";
+    for (int d : s.days())
+      days.push_back(EnumShort(reminder::DayOfWeek_descriptor(), d, "DAY_OF_WEEK_"));
+    std::cout << "  shift " << absl::StrJoin(days, ",") << " " << hm(s.start()) << "-"
+              << hm(s.end()) << (s.standing() ? " standing" : "") << "\n";
   }
   std::cout << "  etag " << p.etag() << "\n";
 }
@@ -322,10 +325,12 @@ int Triage(const Context& ctx) {
   triage::AssessLegSymptomsRequest req;
   std::string error;
   int n = 0;
-  if (ctx.args.Has("weeks") && !ParseInt(ctx.args.Get("weeks"), "weeks", &n, &error)) throw UsageError(error);
+  if (ctx.args.Has("weeks") && !ParseInt(ctx.args.Get("weeks"), "weeks", &n, &error))
+    throw UsageError(error);
   req.mutable_pregnancy()->set_gestational_age_weeks(n);
   n = 0;
-  if (ctx.args.Has("postpartum") && !ParseInt(ctx.args.Get("postpartum"), "postpartum", &n, &error)) throw UsageError(error);
+  if (ctx.args.Has("postpartum") && !ParseInt(ctx.args.Get("postpartum"), "postpartum", &n, &error))
+    throw UsageError(error);
   req.mutable_pregnancy()->set_postpartum_weeks(n);
   for (const std::string& spec : ctx.args.All("symptom")) {
     std::vector<std::string> parts = absl::StrSplit(spec, ':');
@@ -338,14 +343,16 @@ int Triage(const Context& ctx) {
     if (parts.size() > 1 && parts[1] != "unknown" && !parts[1].empty()) {
       triage::Side side;
       if (!ParseEnum(triage::Side_descriptor(), "SIDE_", parts[1], &side)) {
-        throw UsageError(absl::StrCat("unknown side '", parts[1], "': left, right, both or unknown"));
+        throw UsageError(
+            absl::StrCat("unknown side '", parts[1], "': left, right, both or unknown"));
       }
       s->set_side(side);
     }
     if (parts.size() > 2 && !parts[2].empty()) {
       triage::BodySite site;
       if (!ParseEnum(triage::BodySite_descriptor(), "BODY_SITE_", parts[2], &site)) {
-        throw UsageError(absl::StrCat("unknown site '", parts[2], "': calf, thigh, foot_or_ankle, whole_leg"));
+        throw UsageError(
+            absl::StrCat("unknown site '", parts[2], "': calf, thigh, foot_or_ankle, whole_leg"));
       }
       s->set_site(site);
     }
@@ -390,8 +397,8 @@ int Triage(const Context& ctx) {
   for (const auto& sc : resp.suspected_conditions()) {
     std::vector<std::string> codes;
     for (const auto& code : sc.codes()) {
-      codes.push_back(absl::StrCat(absl::StrContains(code.system(), "snomed") ? "SNOMED " : "ICD-10-CM ",
-                                   code.code()));
+      codes.push_back(absl::StrCat(
+          absl::StrContains(code.system(), "snomed") ? "SNOMED " : "ICD-10-CM ", code.code()));
     }
     std::cout << "  " << EnumShort(triage::Condition_descriptor(), sc.condition(), "CONDITION_")
               << "  [" << absl::StrJoin(codes, ", ") << "]\n";
@@ -400,7 +407,8 @@ int Triage(const Context& ctx) {
   for (const auto& hit : resp.rule_hits()) {
     std::cout << "  " << EnumShort(triage::Urgency_descriptor(), hit.urgency(), "URGENCY_") << "  "
               << hit.rule_id() << ": " << hit.explanation() << "\n";
-    if (!hit.sources().empty()) std::cout << "      sources: " << absl::StrJoin(hit.sources(), "; ") << "\n";
+    if (!hit.sources().empty())
+      std::cout << "      sources: " << absl::StrJoin(hit.sources(), "; ") << "\n";
   }
   if (resp.left_score().evaluated()) {
     const auto& l = resp.left_score();
@@ -437,7 +445,8 @@ int Rules(const Context& ctx) {
   }
   std::cout << "rule set " << resp.version() << " (" << resp.rules_size() << " rules)\n";
   for (const auto& r : resp.rules()) {
-    std::cout << absl::StrFormat("  %-10s %s\n", EnumShort(triage::Urgency_descriptor(), r.urgency(), "URGENCY_"),
+    std::cout << absl::StrFormat("  %-10s %s\n",
+                                 EnumShort(triage::Urgency_descriptor(), r.urgency(), "URGENCY_"),
                                  r.rule_id())
               << "             " << r.description() << "\n";
   }
@@ -483,7 +492,8 @@ int Guidance(const Context& ctx) {
 }
 
 int Lookup(const Context& ctx) {
-  if (ctx.args.positional.size() < 3) throw UsageError("usage: legwisectl lookup icd10|snomed CODE");
+  if (ctx.args.positional.size() < 3)
+    throw UsageError("usage: legwisectl lookup icd10|snomed CODE");
   content::LookupGuidanceByCodeRequest req;
   const std::string& system = ctx.args.positional[1];
   if (system == "icd10" || system == "icd10cm") {
@@ -516,7 +526,8 @@ int Topics(const Context& ctx) {
   content::ListTopicsRequest req;
   std::string error;
   int n = 0;
-  if (ctx.args.Has("page_size") && !ParseInt(ctx.args.Get("page_size"), "page_size", &n, &error)) throw UsageError(error);
+  if (ctx.args.Has("page_size") && !ParseInt(ctx.args.Get("page_size"), "page_size", &n, &error))
+    throw UsageError(error);
   req.set_page_size(n);
   req.set_page_token(ctx.args.Get("page_token"));
   req.set_locale(ctx.args.Get("locale"));
@@ -529,8 +540,10 @@ int Topics(const Context& ctx) {
     PrintJson(resp);
     return 0;
   }
-  for (const auto& t : resp.topics()) std::cout << absl::StrFormat("  %-30s %s\n", t.topic_id(), t.title());
-  if (!resp.next_page_token().empty()) std::cout << "next page: --page_token=" << resp.next_page_token() << "\n";
+  for (const auto& t : resp.topics())
+    std::cout << absl::StrFormat("  %-30s %s\n", t.topic_id(), t.title());
+  if (!resp.next_page_token().empty())
+    std::cout << "next page: --page_token=" << resp.next_page_token() << "\n";
   return 0;
 }
 
@@ -547,7 +560,8 @@ int NudgeTexts(const Context& ctx) {
     return 0;
   }
   for (const auto& t : resp.nudge_texts()) {
-    std::cout << absl::StrFormat("  %-16s %s\n  %-16s %s\n", t.nudge_type(), t.title(), "", t.body());
+    std::cout << absl::StrFormat("  %-16s %s\n  %-16s %s\n", t.nudge_type(), t.title(), "",
+                                 t.body());
   }
   return 0;
 }
@@ -591,9 +605,9 @@ reminder::ReminderPlan PlanFromArgs(const Context& ctx) {
   p.set_locale(ctx.args.Get("locale"));
   p.set_etag(ctx.args.Get("etag"));
   std::map<std::string, reminder::DayOfWeek> days = {
-      {"mon", reminder::DAY_OF_WEEK_MONDAY},   {"tue", reminder::DAY_OF_WEEK_TUESDAY},
+      {"mon", reminder::DAY_OF_WEEK_MONDAY},    {"tue", reminder::DAY_OF_WEEK_TUESDAY},
       {"wed", reminder::DAY_OF_WEEK_WEDNESDAY}, {"thu", reminder::DAY_OF_WEEK_THURSDAY},
-      {"fri", reminder::DAY_OF_WEEK_FRIDAY},   {"sat", reminder::DAY_OF_WEEK_SATURDAY},
+      {"fri", reminder::DAY_OF_WEEK_FRIDAY},    {"sat", reminder::DAY_OF_WEEK_SATURDAY},
       {"sun", reminder::DAY_OF_WEEK_SUNDAY}};
   for (const std::string& spec : ctx.args.All("shift")) {
     // DAYS@HH:MM-HH:MM[:standing]
@@ -619,7 +633,8 @@ reminder::ReminderPlan PlanFromArgs(const Context& ctx) {
 }
 
 int Plan(const Context& ctx) {
-  if (ctx.args.positional.size() < 2) throw UsageError("usage: legwisectl plan create|get|update|delete");
+  if (ctx.args.positional.size() < 2)
+    throw UsageError("usage: legwisectl plan create|get|update|delete");
   const std::string& verb = ctx.args.positional[1];
   auto stub = reminder::ReminderService::NewStub(ChannelFor(ctx, "reminder"));
   auto c = NewContext(ctx);
@@ -668,7 +683,8 @@ int Nudges(const Context& ctx) {
   req.set_user_id(ctx.args.Get("user"));
   int hours = 24;
   std::string error;
-  if (ctx.args.Has("hours") && !ParseInt(ctx.args.Get("hours"), "hours", &hours, &error)) throw UsageError(error);
+  if (ctx.args.Has("hours") && !ParseInt(ctx.args.Get("hours"), "hours", &hours, &error))
+    throw UsageError(error);
   absl::Time now = absl::Now();
   req.mutable_start_time()->set_seconds(absl::ToUnixSeconds(now));
   req.mutable_end_time()->set_seconds(absl::ToUnixSeconds(now + absl::Hours(hours)));
@@ -779,12 +795,19 @@ int Main(int argc, char** argv) {
     std::cout << kUsage;
     return ctx.args.positional.empty() && !ctx.args.Has("help") ? 2 : 0;
   }
-  const std::map<std::string, int (*)(const Context&)> commands = {
-      {"health", Health}, {"triage", Triage},   {"rules", Rules},
-      {"guidance", Guidance}, {"lookup", Lookup}, {"topics", Topics},
-      {"nudge-texts", NudgeTexts}, {"plan", Plan}, {"nudges", Nudges},
-      {"stream", Stream}, {"ack", Ack},       {"snooze", Snooze},
-      {"water", Water}};
+  const std::map<std::string, int (*)(const Context&)> commands = {{"health", Health},
+                                                                   {"triage", Triage},
+                                                                   {"rules", Rules},
+                                                                   {"guidance", Guidance},
+                                                                   {"lookup", Lookup},
+                                                                   {"topics", Topics},
+                                                                   {"nudge-texts", NudgeTexts},
+                                                                   {"plan", Plan},
+                                                                   {"nudges", Nudges},
+                                                                   {"stream", Stream},
+                                                                   {"ack", Ack},
+                                                                   {"snooze", Snooze},
+                                                                   {"water", Water}};
   auto it = commands.find(ctx.args.positional[0]);
   if (it == commands.end()) {
     std::cerr << "unknown command '" << ctx.args.positional[0] << "'; try legwisectl help\n";
