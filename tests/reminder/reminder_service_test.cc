@@ -183,6 +183,83 @@ TEST_F(ServiceTest, SnoozeIntoQuietHoursMovesToWakeTime) {
   EXPECT_TRUE(found);
 }
 
+// A plan update replaces her pending occurrences; a snooze she asked for must survive it, and move
+// to her wake time when the changed plan's quiet hours now cover it.
+TEST_F(ServiceTest, SnoozesSurvivePlanUpdates) {
+  Create("hal");
+  v1::SnoozeNudgeRequest sreq;
+  sreq.set_user_id("hal");
+  sreq.set_nudge_id(List("hal")[0].nudge_id());
+  sreq.set_minutes(120);  // 12:00 BST
+  v1::SnoozeNudgeResponse snoozed;
+  ASSERT_TRUE(service_.DoSnooze(sreq, &snoozed).ok());
+  EXPECT_EQ(snoozed.nudge().local_time(), "2026-06-10T12:00:00+01:00");
+  auto listed = [&](const std::string& id) {
+    for (const auto& n : List("hal")) {
+      if (n.nudge_id() == id) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(listed(snoozed.nudge().nudge_id()));
+  sreq.set_nudge_id(List("hal")[1].nudge_id());
+  sreq.set_minutes(60);  // 11:00 BST: stays where it is through both updates
+  v1::SnoozeNudgeResponse stays;
+  ASSERT_TRUE(service_.DoSnooze(sreq, &stays).ok());
+
+  // An unrelated change: the snooze keeps its id and time.
+  v1::UpdateReminderPlanRequest ureq;
+  ASSERT_TRUE(service_
+                  .DoGet(
+                      [] {
+                        v1::GetReminderPlanRequest g;
+                        g.set_user_id("hal");
+                        return g;
+                      }(),
+                      ureq.mutable_plan())
+                  .ok());
+  ureq.mutable_plan()->set_daily_water_target_ml(2600);
+  v1::ReminderPlan updated;
+  ASSERT_TRUE(service_.DoUpdate(ureq, &updated).ok());
+  EXPECT_TRUE(listed(snoozed.nudge().nudge_id()));
+
+  // She now sleeps from 11:30 (a night shift): 12:00 is quiet, so it moves to 07:00 tomorrow.
+  *ureq.mutable_plan() = updated;
+  ureq.mutable_plan()->mutable_sleep_time()->set_hours(11);
+  ureq.mutable_plan()->mutable_sleep_time()->set_minutes(30);
+  ASSERT_TRUE(service_.DoUpdate(ureq, &updated).ok());
+  EXPECT_FALSE(listed(snoozed.nudge().nudge_id()));
+  int moved = 0;
+  v1::ListUpcomingNudgesRequest lr;
+  lr.set_user_id("hal");
+  lr.set_page_size(200);
+  lr.mutable_end_time()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(48)));
+  v1::ListUpcomingNudgesResponse lresp;
+  ASSERT_TRUE(service_.DoList(lr, &lresp).ok());
+  for (const auto& n : lresp.nudges()) {
+    moved += n.kind() == snoozed.nudge().kind() && n.local_time() == "2026-06-11T07:00:00+01:00" &&
+             n.nudge_id().rfind("snz-", 0) == 0;
+  }
+  EXPECT_EQ(moved, 1);
+
+  // Delivered until tomorrow morning: both snoozes, the moved one only at its new time.
+  Dispatcher dispatcher(&store_, &texts_, ScheduleRules{}, DispatcherOptions{});
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_.ReadOutbox(&cursors, 1000, absl::ZeroDuration()).ok());
+  for (; now_ <= Utc(2026, 6, 11, 6, 5); now_ += absl::Minutes(5)) {
+    for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(dispatcher.DispatchBucket(b).ok());
+  }
+  auto out = store_.ReadOutbox(&cursors, 1000, absl::ZeroDuration());
+  ASSERT_TRUE(out.ok());
+  std::vector<std::string> delivered_snoozes;
+  for (const OutboxEntry& e : *out) {
+    v1::Nudge n;
+    ASSERT_TRUE(n.ParseFromString(e.payload));
+    if (e.nudge_id.rfind("snz-", 0) == 0) delivered_snoozes.push_back(n.local_time());
+  }
+  EXPECT_EQ(delivered_snoozes,
+            (std::vector<std::string>{"2026-06-10T11:00:00+01:00", "2026-06-11T07:00:00+01:00"}));
+}
+
 TEST_F(ServiceTest, WaterTargetDropsRemainingHydrationAndTheyAreNeverDelivered) {
   Create("fay");
   v1::LogWaterIntakeRequest req;

@@ -37,7 +37,31 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
   for (const Occurrence& o : PlanOccurrences(plan, rules, from, from + horizon)) {
     if (!skip.count(o.nudge_id)) nudges.push_back(ToScheduled(plan, o));
   }
-  return store.Schedule(plan.user_id, nudges, from, replace, from + horizon / 2);
+  // Replacing removes her pending snoozes with the rest: put back the ones still ahead, under the
+  // changed plan (a snooze that now falls in her quiet hours moves to her wake time, with a new id,
+  // and the old id is cancelled so it is neither listed nor delivered).
+  std::vector<std::string> moved;
+  if (replace) {
+    for (const std::string& payload : state->snoozes) {
+      v1::Nudge n;
+      if (!n.ParseFromString(payload) || skip.count(n.nudge_id())) continue;
+      const absl::Time due = absl::FromUnixSeconds(n.due_time().seconds());
+      const int kind = static_cast<int>(n.kind());
+      if (due < from || kind < 1 || kind > 4) continue;
+      const Occurrence o = MakeSnoozeOccurrence(plan, static_cast<NudgeKind>(kind), due, 0);
+      const ScheduledNudge sn = ToScheduled(plan, o);
+      if (o.nudge_id != n.nudge_id()) {
+        if (absl::Status s = store.AddSnooze(plan.user_id, sn); !s.ok()) return s;
+        moved.push_back(n.nudge_id());
+      }
+      nudges.push_back(sn);
+    }
+  }
+  absl::StatusOr<int> added =
+      store.Schedule(plan.user_id, nudges, from, replace, from + horizon / 2);
+  if (!added.ok() || moved.empty()) return added;
+  if (absl::StatusOr<int> c = store.Cancel(plan.user_id, moved); !c.ok()) return c.status();
+  return added;
 }
 
 }  // namespace legwise::reminder
