@@ -1,6 +1,7 @@
 // The ReminderStore contract, run against both implementations: the Redis store on a real
 // redis-server (its Lua scripts) and the in-memory store. Claim / lease / publish / reap / misfire,
 // scheduling dedup and replacement, plan CRUD with etags and idempotent create.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,6 +105,51 @@ TEST_P(StoreTest, ClaimPublishOnceMisfireSkip) {
   ASSERT_TRUE(backlog.ok());
   EXPECT_EQ(backlog->first, 1);  // "later"
   EXPECT_EQ(backlog->second, 0);
+}
+
+// The live log holds only what is published for users someone listens for, while they do.
+TEST_P(StoreTest, LiveLogCarriesOnlyListeningUsers) {
+  const absl::Time now = absl::Now();
+  auto nudge_of = [&](const std::string& user, const std::string& id) {
+    v1::Nudge n;
+    n.set_nudge_id(id);
+    n.set_user_id(user);
+    return ScheduledNudge{id, now - absl::Seconds(1), n.SerializeAsString()};
+  };
+  std::vector<std::string> live_cursors;
+  ASSERT_TRUE(store_->ReadLive(&live_cursors, 100, absl::ZeroDuration()).ok());
+  ASSERT_TRUE(store_->Listen({UserKey("listener")}, absl::Seconds(30)).ok());
+  ASSERT_TRUE(store_->Listen({UserKey("gone")}, absl::Milliseconds(1)).ok());
+  absl::SleepFor(absl::Milliseconds(20));  // "gone" stopped listening (server clock for Redis)
+  for (const std::string user : {"listener", "gone", "other"}) {
+    ASSERT_TRUE(store_
+                    ->Schedule(user, {nudge_of(user, user + "-1"), nudge_of(user, user + "-2")},
+                               now - absl::Hours(1), false, absl::InfinitePast())
+                    .ok());
+  }
+  int published = 0;
+  for (int b = 0; b < store_->num_buckets(); ++b) {
+    auto claim = store_->Claim(b, 100, "T:" + std::to_string(b), absl::Seconds(30), absl::Hours(1));
+    ASSERT_TRUE(claim.ok()) << claim.status();
+    std::vector<PublishItem> items;
+    for (const ClaimedNudge& c : claim->claimed) {
+      const size_t colon = c.member.find(':');
+      items.push_back({c.member, c.member.substr(colon + 1), c.member.substr(0, colon), c.payload});
+    }
+    auto n = store_->Publish(b, "T:" + std::to_string(b), items);
+    ASSERT_TRUE(n.ok()) << n.status();
+    published += *n;
+  }
+  EXPECT_EQ(published, 6);
+  auto live = store_->ReadLive(&live_cursors, 100, absl::Milliseconds(100));
+  ASSERT_TRUE(live.ok()) << live.status();
+  std::vector<std::string> ids;
+  for (const OutboxEntry& e : *live) {
+    EXPECT_EQ(e.user_key, UserKey("listener"));
+    ids.push_back(e.nudge_id);
+  }
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"listener-1", "listener-2"}));
 }
 
 TEST_P(StoreTest, ExpiredLeaseIsReapedAndOnlyTheNewOwnerPublishes) {

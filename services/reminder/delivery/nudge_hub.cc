@@ -22,6 +22,7 @@ uint64_t NudgeHub::Subscribe(const std::string& user_id, Sink sink) {
   absl::MutexLock lock(&mu_);
   const uint64_t h = next_handle_++;
   by_user_.emplace(UserKey(user_id), std::make_pair(h, std::move(sink)));
+  new_subscriber_ = true;
   return h;
 }
 
@@ -40,15 +41,35 @@ size_t NudgeHub::subscribers() {
   return by_user_.size();
 }
 
+void NudgeHub::RenewListening(absl::Time now) {
+  std::vector<std::string> keys;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!new_subscriber_ && now < next_renewal_) return;
+    for (auto it = by_user_.begin(); it != by_user_.end(); it = by_user_.upper_bound(it->first)) {
+      keys.push_back(it->first);
+    }
+    new_subscriber_ = false;
+  }
+  if (keys.empty()) return;
+  if (absl::Status s = store_->Listen(keys, kListenTtl); !s.ok()) {
+    absl::MutexLock lock(&mu_);
+    new_subscriber_ = true;  // try again on the next turn
+    return;
+  }
+  next_renewal_ = now + kListenRefresh;
+}
+
 void NudgeHub::Loop() {
   std::vector<std::string> cursors;
   bool was_down = false;
   while (!stop_) {
+    RenewListening(absl::Now());
     absl::StatusOr<std::vector<OutboxEntry>> entries =
-        store_->ReadOutbox(&cursors, 1000, absl::Milliseconds(200));
+        store_->ReadLive(&cursors, 1000, absl::Milliseconds(100));
     if (!entries.ok()) {
       if (!was_down)
-        LogWarning("outbox_read_failed", {{"code", static_cast<int>(entries.status().code())}});
+        LogWarning("live_read_failed", {{"code", static_cast<int>(entries.status().code())}});
       was_down = true;
       absl::SleepFor(absl::Milliseconds(200));
       continue;

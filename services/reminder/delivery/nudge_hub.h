@@ -1,6 +1,8 @@
-// Live delivery to StreamNudges subscribers on this replica. Every replica reads the whole outbox
-// (all buckets, from the moment it started) and hands each nudge to the local subscribers of its
-// user, so a user connected to any replica receives nudges published by any replica.
+// Live delivery to StreamNudges subscribers on this replica. The hub tells the store which users
+// have a stream open here (Listen, refreshed while they stay connected), and follows the store's
+// live log, which holds only the published nudges of such users, from any replica. So a user
+// connected to any replica receives nudges published by any replica, and no replica reads the
+// whole outbox.
 #ifndef LEGWISE_SERVICES_REMINDER_DELIVERY_NUDGE_HUB_H_
 #define LEGWISE_SERVICES_REMINDER_DELIVERY_NUDGE_HUB_H_
 
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/reminder/store/reminder_store.h"
 
@@ -27,18 +30,24 @@ class NudgeHub {
   NudgeHub(const NudgeHub&) = delete;
   NudgeHub& operator=(const NudgeHub&) = delete;
 
-  // Starts reading the outbox from its current end.
+  // How long a Listen mark lasts, and how often the hub renews the marks of its subscribers.
+  static constexpr absl::Duration kListenTtl = absl::Seconds(60);
+  static constexpr absl::Duration kListenRefresh = absl::Seconds(20);
+
+  // Starts following the live log from its current end.
   void Start();
   void Stop();
 
-  // Registers a subscriber of `user_id`'s nudges; returns its handle. After Unsubscribe returns,
-  // the sink is never called again.
+  // Registers a subscriber of `user_id`'s nudges; returns its handle. Nudges published from about
+  // 100 ms later on reach her sink. After Unsubscribe returns, the sink is never called again.
   uint64_t Subscribe(const std::string& user_id, Sink sink);
   void Unsubscribe(uint64_t handle);
   size_t subscribers();
 
  private:
   void Loop();
+  // Marks the subscribed users as listening when a new one came or the marks are due a renewal.
+  void RenewListening(absl::Time now);
 
   ReminderStore* store_;
   std::atomic<bool> stop_{false};
@@ -46,6 +55,8 @@ class NudgeHub {
   absl::Mutex mu_;
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   std::multimap<std::string, std::pair<uint64_t, Sink>> by_user_ ABSL_GUARDED_BY(mu_);  // user key
+  bool new_subscriber_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_renewal_ = absl::InfinitePast();  // hub thread only
 };
 
 }  // namespace legwise::reminder

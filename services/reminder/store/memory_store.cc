@@ -218,6 +218,9 @@ absl::StatusOr<int> MemoryReminderStore::Publish(int bucket, const std::string& 
     auto f = b.inflight.find(it.member);
     if (f == b.inflight.end() || f->second.first != token) continue;
     outbox_.push_back({it.nudge_id, it.user_key, f->second.second, NowMs(), it.payload});
+    if (auto l = listening_.find(it.user_key); l != listening_.end() && l->second >= NowMs()) {
+      live_.push_back(outbox_.back());
+    }
     b.inflight.erase(f);
     b.lease_until.erase(it.member);
     b.payload.erase(it.member);
@@ -271,24 +274,44 @@ absl::StatusOr<std::vector<std::string>> MemoryReminderStore::ClaimRefills(int b
 
 absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReadOutbox(
     std::vector<std::string>* cursors, int max, absl::Duration block) {
-  cursors->resize(1);
   absl::MutexLock lock(&mu_);
+  return ReadLog(outbox_, cursors, max, block);
+}
+
+absl::Status MemoryReminderStore::Listen(const std::vector<std::string>& user_keys,
+                                         absl::Duration ttl) {
+  absl::MutexLock lock(&mu_);
+  const int64_t until = NowMs() + absl::ToInt64Milliseconds(ttl);
+  for (const std::string& k : user_keys) listening_[k] = until;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReadLive(
+    std::vector<std::string>* cursors, int max, absl::Duration block) {
+  absl::MutexLock lock(&mu_);
+  return ReadLog(live_, cursors, max, block);
+}
+
+std::vector<OutboxEntry> MemoryReminderStore::ReadLog(const std::vector<OutboxEntry>& log,
+                                                      std::vector<std::string>* cursors, int max,
+                                                      absl::Duration block) {
+  cursors->resize(1);
   size_t pos = 0;
   if ((*cursors)[0].empty()) {
-    pos = outbox_.size();
+    pos = log.size();
   } else {
     absl::SimpleAtoi((*cursors)[0], &pos);
   }
-  if (pos >= outbox_.size() && block > absl::ZeroDuration()) {
+  if (pos >= log.size() && block > absl::ZeroDuration()) {
     struct Waiter {
       const std::vector<OutboxEntry>* log;
       size_t want;
       bool Ready() const { return log->size() > want; }
-    } waiter{&outbox_, pos};
+    } waiter{&log, pos};
     mu_.AwaitWithTimeout(absl::Condition(&waiter, &Waiter::Ready), block);
   }
   std::vector<OutboxEntry> out;
-  while (pos < outbox_.size() && static_cast<int>(out.size()) < max) out.push_back(outbox_[pos++]);
+  while (pos < log.size() && static_cast<int>(out.size()) < max) out.push_back(log[pos++]);
   (*cursors)[0] = absl::StrCat(pos);
   return out;
 }

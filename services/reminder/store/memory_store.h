@@ -53,6 +53,9 @@ class MemoryReminderStore : public ReminderStore {
                                                         absl::Duration lease) override;
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
                                                       absl::Duration block) override;
+  absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors, int max,
+                                                    absl::Duration block) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
   absl::Status Ping() override { return absl::OkStatus(); }
 
@@ -74,6 +77,9 @@ class MemoryReminderStore : public ReminderStore {
     std::map<std::string, int64_t> refill;                            // user key -> ms
   };
   int64_t NowMs() const { return absl::ToUnixMillis(clock_()); }
+  std::vector<OutboxEntry> ReadLog(const std::vector<OutboxEntry>& log,
+                                   std::vector<std::string>* cursors, int max, absl::Duration block)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int num_buckets_;
   Clock clock_;
@@ -81,6 +87,8 @@ class MemoryReminderStore : public ReminderStore {
   std::map<std::string, UserData> users_ ABSL_GUARDED_BY(mu_);  // by user key
   std::vector<Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   std::vector<OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);  // one log for all buckets
+  std::vector<OutboxEntry> live_ ABSL_GUARDED_BY(mu_);    // outbox entries of listening users
+  std::map<std::string, int64_t> listening_ ABSL_GUARDED_BY(mu_);  // user key -> until ms
 };
 
 }  // namespace legwise::reminder

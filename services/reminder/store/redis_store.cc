@@ -68,22 +68,35 @@ end
 return out
 )lua");
 
-// KEYS: leases, claim, pay, outbox, due. ARGV: token, maxlen, then (member, nudge_id, user,
-// payload)*. Only while the token's claim still exists (not reaped): XADDs the listed members of
-// the claim, returns any other claimed member to the due index, and forgets the claim.
+// KEYS: leases, claim, pay, outbox, due, listen, live. ARGV: token, outbox maxlen, live maxlen,
+// then (member, nudge_id, user, payload)*. Only while the token's claim still exists (not reaped):
+// XADDs the listed members of the claim to the outbox (and, for users someone is listening for, to
+// the live stream), returns any other claimed member to the due index, and forgets the claim.
 const std::string kPublishScript = absl::StrCat(kNowLua, R"lua(
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local now_s = n2s(now)
 local claimed = redis.call('HGETALL', KEYS[2])
 local dues = {}
 for i = 1, #claimed, 2 do dues[claimed[i]] = claimed[i + 1] end
+local listening = redis.call('ZCARD', KEYS[6]) > 0
+local live_until = {}
 local done = {}
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local m = ARGV[i]
   local d = dues[m]
   if d then
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
                'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+    if listening then
+      local u = ARGV[i + 2]
+      if live_until[u] == nil then
+        live_until[u] = tonumber(redis.call('ZSCORE', KEYS[6], u) or 0)
+      end
+      if live_until[u] >= now then
+        redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[3], '*', 'nudge_id', ARGV[i + 1],
+                   'user', u, 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+      end
+    end
     done[#done + 1] = m
     dues[m] = nil
   end
@@ -98,6 +111,19 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 if #done > 0 then chunked('HDEL', KEYS[3], done, 1000) end
 return #done
+)lua");
+
+// KEYS: listen. ARGV: ttl_ms, user keys. Forgets expired listeners and marks these.
+const std::string kListenScript = absl::StrCat(kNowLua, R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. n2s(now))
+local until_s = n2s(now + tonumber(ARGV[1]))
+local args = {}
+for i = 2, #ARGV do
+  args[#args + 1] = until_s
+  args[#args + 1] = ARGV[i]
+end
+if #args > 0 then chunked('ZADD', KEYS[1], args, 2000) end
+return #args / 2
 )lua");
 
 // KEYS: leases. ARGV: max. The tokens whose lease has expired (on the server's clock).
@@ -241,6 +267,9 @@ std::string RedisReminderStore::DueKey(int bucket) {
 }
 std::string RedisReminderStore::LeasesKey(int bucket) {
   return absl::StrCat(BucketPrefix(bucket), "leases");
+}
+std::string RedisReminderStore::LiveKey(int bucket) {
+  return absl::StrCat(BucketPrefix(bucket), "live");
 }
 
 absl::Status RedisReminderStore::EnsureOutboxGroups() {
@@ -436,17 +465,20 @@ absl::StatusOr<int> RedisReminderStore::Publish(int bucket, const std::string& t
   if (items.empty()) return 0;
   if (!groups_ready_.load() && EnsureOutboxGroups().ok()) groups_ready_ = true;
   const std::string bp = BucketPrefix(bucket);
-  std::vector<std::string> args = {token, absl::StrCat(options_.outbox_max_len)};
-  args.reserve(2 + 4 * items.size());
+  std::vector<std::string> args = {token, absl::StrCat(options_.outbox_max_len),
+                                   absl::StrCat(options_.live_max_len)};
+  args.reserve(args.size() + 4 * items.size());
   for (const PublishItem& it : items) {
     args.push_back(it.member);
     args.push_back(it.nudge_id);
     args.push_back(it.user_key);
     args.push_back(it.payload);
   }
-  absl::StatusOr<RedisReply> r = redis_->Eval(
-      kPublishScript, {bp + "leases", bp + "claim:" + token, bp + "pay", bp + "outbox", bp + "due"},
-      args);
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kPublishScript,
+                   {bp + "leases", bp + "claim:" + token, bp + "pay", bp + "outbox", bp + "due",
+                    bp + "listen", bp + "live"},
+                   args);
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
   return static_cast<int>(AsInt(*r));
@@ -487,8 +519,36 @@ absl::StatusOr<std::vector<std::string>> RedisReminderStore::ClaimRefills(int bu
   return users;
 }
 
+absl::Status RedisReminderStore::Listen(const std::vector<std::string>& user_keys,
+                                        absl::Duration ttl) {
+  std::vector<std::vector<std::string>> per_bucket(options_.num_buckets);
+  for (const std::string& k : user_keys) {
+    per_bucket[UserBucket(k, options_.num_buckets)].push_back(k);
+  }
+  const std::string ttl_ms = absl::StrCat(absl::ToInt64Milliseconds(ttl));
+  for (int b = 0; b < options_.num_buckets; ++b) {
+    if (per_bucket[b].empty()) continue;
+    std::vector<std::string> args = {ttl_ms};
+    args.insert(args.end(), per_bucket[b].begin(), per_bucket[b].end());
+    absl::StatusOr<RedisReply> r = redis_->Eval(kListenScript, {BucketPrefix(b) + "listen"}, args);
+    if (!r.ok()) return r.status();
+    if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
     std::vector<std::string>* cursors, int max, absl::Duration block) {
+  return ReadStreams(&RedisReminderStore::OutboxKey, cursors, max, block);
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadLive(
+    std::vector<std::string>* cursors, int max, absl::Duration block) {
+  return ReadStreams(&RedisReminderStore::LiveKey, cursors, max, block);
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
+    std::string (*key_of)(int), std::vector<std::string>* cursors, int max, absl::Duration block) {
   const int n = options_.num_buckets;
   cursors->resize(n);
   // Unset cursors start at the current end of their stream.
@@ -496,7 +556,7 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
   std::vector<int> init_buckets;
   for (int b = 0; b < n; ++b) {
     if ((*cursors)[b].empty()) {
-      init.push_back({"XREVRANGE", OutboxKey(b), "+", "-", "COUNT", "1"});
+      init.push_back({"XREVRANGE", key_of(b), "+", "-", "COUNT", "1"});
       init_buckets.push_back(b);
     }
   }
@@ -516,7 +576,7 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
     cmd.push_back(absl::StrCat(absl::ToInt64Milliseconds(block)));
   }
   cmd.push_back("STREAMS");
-  for (int b = 0; b < n; ++b) cmd.push_back(OutboxKey(b));
+  for (int b = 0; b < n; ++b) cmd.push_back(key_of(b));
   for (int b = 0; b < n; ++b) cmd.push_back((*cursors)[b]);
   absl::StatusOr<RedisReply> r = redis_->Command(cmd);
   if (!r.ok()) return r.status();
@@ -527,7 +587,7 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
     if (stream.elements.size() != 2) continue;
     int bucket = -1;
     for (int b = 0; b < n; ++b) {
-      if (stream.elements[0].str == OutboxKey(b)) bucket = b;
+      if (stream.elements[0].str == key_of(b)) bucket = b;
     }
     if (bucket < 0) continue;
     for (const RedisReply& entry : stream.elements[1].elements) {

@@ -1,11 +1,11 @@
 // ReminderStore on Redis (through the shared RedisClient), laid out for Redis Cluster:
 //
 //   per user (hash tag {u<user key>}, one slot):
-//     rm:{u<k>}:plan        hash: data (serialized ReminderPlan), etag, req (create request id)
-//     rm:{u<k>}:ack         set of acknowledged nudge ids          (expires 15 days after last
-//     write) rm:{u<k>}:cancel      set of cancelled nudge ids             (idem) rm:{u<k>}:snooze
-//     hash nudge id -> payload of a snooze   (idem) rm:{u<k>}:water:<day> day's water total in ml
-//     (expires after 8 days)
+//     rm:{u<k>}:plan         hash: data (serialized ReminderPlan), etag, req (create request id)
+//     rm:{u<k>}:ack          set of acknowledged nudge ids (expires 15 days after the last write)
+//     rm:{u<k>}:cancel       set of cancelled nudge ids (idem)
+//     rm:{u<k>}:snooze       hash nudge id -> payload of a snooze (idem)
+//     rm:{u<k>}:water:<day>  the day's water total in ml (expires after 8 days)
 //   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
 //     rm:{b<b>}:due         zset member -> due unix ms             (the due index)
 //     rm:{b<b>}:pay         hash member -> payload
@@ -13,6 +13,8 @@
 //     rm:{b<b>}:claim:<t>   hash member -> due ms: the occurrences in flight under token t
 //     rm:{b<b>}:outbox      stream: nudge_id, user, due_ms, pub_ms, nudge (consumer group "push")
 //     rm:{b<b>}:refill      zset user key -> when to extend her horizon
+//     rm:{b<b>}:listen      zset user key -> until when some replica has a stream open for her
+//     rm:{b<b>}:live        stream: the outbox entries of listening users (StreamNudges)
 //     rm:{b<b>}:u:<k>       zset member -> due ms: every occurrence scheduled for user k (pending,
 //                           in flight or delivered) kept for `retention`, so none is scheduled
 //                           twice
@@ -37,6 +39,8 @@ struct RedisStoreOptions {
   int num_buckets = 16;
   // Approximate length cap of each bucket's outbox stream (XADD MAXLEN ~).
   int outbox_max_len = 1000000;
+  // Approximate length cap of each bucket's live stream (replicas read only its newest entries).
+  int live_max_len = 10000;
   // How long a scheduled occurrence is remembered (so a refill never schedules it again).
   absl::Duration retention = absl::Hours(72);
 };
@@ -78,6 +82,9 @@ class RedisReminderStore : public ReminderStore {
                                                         absl::Duration lease) override;
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
                                                       absl::Duration block) override;
+  absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors, int max,
+                                                    absl::Duration block) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
   absl::Status Ping() override { return redis_->Ping(); }
 
@@ -85,8 +92,14 @@ class RedisReminderStore : public ReminderStore {
   static std::string OutboxKey(int bucket);
   static std::string DueKey(int bucket);
   static std::string LeasesKey(int bucket);
+  static std::string LiveKey(int bucket);
 
  private:
+  // XREAD over one stream per bucket (`key_of`), from `cursors` ("" = from its current end).
+  absl::StatusOr<std::vector<OutboxEntry>> ReadStreams(std::string (*key_of)(int),
+                                                       std::vector<std::string>* cursors, int max,
+                                                       absl::Duration block);
+
   std::shared_ptr<RedisClient> redis_;
   RedisStoreOptions options_;
   std::atomic<bool> groups_ready_{false};  // EnsureOutboxGroups succeeded once

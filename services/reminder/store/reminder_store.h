@@ -146,6 +146,16 @@ class ReminderStore {
   // up to `block` when there are none, and advances the cursors.
   virtual absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors,
                                                               int max, absl::Duration block) = 0;
+  // --- live delivery (StreamNudges) ---
+  // Marks users (by user key) as having an open stream on some replica until `ttl` from now (the
+  // store's clock); refresh before it runs out. While marked, what Publish delivers for them is
+  // also appended to the live log, so replicas follow only nudges someone is waiting for, not the
+  // whole outbox.
+  virtual absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) = 0;
+  // ReadOutbox over the live log.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors,
+                                                            int max, absl::Duration block) = 0;
+
   // Pending occurrences (due, not claimed) and claims in flight over all buckets. For tests and
   // metrics.
   virtual absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() = 0;
