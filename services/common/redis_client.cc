@@ -211,7 +211,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
 absl::StatusOr<RedisReply> RedisClient::Eval(const std::string& script,
                                              const std::vector<std::string>& keys,
                                              const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"EVALSHA", Sha1Hex(script), absl::StrCat(keys.size())};
+  std::vector<std::string> argv = {"EVALSHA", ScriptSha(script), absl::StrCat(keys.size())};
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   absl::StatusOr<RedisReply> reply = Command(argv);
@@ -221,6 +221,17 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const std::string& script,
     reply = Command(argv);
   }
   return reply;
+}
+
+std::string RedisClient::ScriptSha(const std::string& script) {
+  {
+    absl::MutexLock lock(&sha_mu_);
+    if (auto it = sha_of_.find(script); it != sha_of_.end()) return it->second;
+  }
+  std::string sha = Sha1Hex(script);
+  absl::MutexLock lock(&sha_mu_);
+  sha_of_.emplace(script, sha);
+  return sha;
 }
 
 absl::Status LoadRedisPassword(RedisOptions* options) {

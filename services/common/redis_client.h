@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -97,6 +98,8 @@ class RedisClient {
   void Release(ContextPtr context, bool healthy);
   absl::StatusOr<ContextPtr> Connect();
   absl::Status Fail(absl::Status status);
+  // The SHA-1 Redis names `script` by, computed once per script text.
+  std::string ScriptSha(const std::string& script);
 
   RedisOptions options_;
   std::string host_;
@@ -106,6 +109,9 @@ class RedisClient {
   std::vector<ContextPtr> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time down_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+
+  absl::Mutex sha_mu_;
+  absl::flat_hash_map<std::string, std::string> sha_of_ ABSL_GUARDED_BY(sha_mu_);
 
   std::atomic<bool> last_ok_{false};
   std::atomic<uint64_t> round_trips_{0};

@@ -213,7 +213,8 @@ void OnSignal(int sig) {
 }
 }  // namespace
 
-void ServerRunner::InstallSignalHandlers() {
+void ServerRunner::PrepareProcess() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (g_signal_pipe[0] < 0 && ::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     LogError("signal_pipe_failed");
     return;

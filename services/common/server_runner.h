@@ -75,10 +75,11 @@ void AddServerFlags(FlagSet* flags, ServerOptions* options);
 
 class ServerRunner {
  public:
-  // Routes SIGTERM, SIGINT and SIGHUP to the runner (a handler writes them to a pipe its signal
-  // thread reads, whichever thread the kernel picks: gRPC starts threads before main()), and
-  // ignores SIGPIPE. Call first thing in main().
-  static void InstallSignalHandlers();
+  // Call first thing in main(). Routes SIGTERM, SIGINT and SIGHUP to the runner (a handler writes
+  // them to a pipe its signal thread reads, whichever thread the kernel picks: gRPC starts threads
+  // before main()), ignores SIGPIPE, and turns off Abseil's lock-order graph (Debian's Abseil is
+  // a debug build that tracks every Mutex acquisition: a few percent of a server's CPU).
+  static void PrepareProcess();
 
   explicit ServerRunner(ServerOptions options);
   ~ServerRunner();

@@ -13,7 +13,7 @@
 #include "services/content/redis_store.h"
 
 int main(int argc, char** argv) {
-  legwise::ServerRunner::InstallSignalHandlers();
+  legwise::ServerRunner::PrepareProcess();
   legwise::SetLogServiceName("content");
 
   legwise::ServerOptions server;

@@ -15,7 +15,7 @@
 #include "services/triage/triage_service.h"
 
 int main(int argc, char** argv) {
-  legwise::ServerRunner::InstallSignalHandlers();
+  legwise::ServerRunner::PrepareProcess();
   legwise::ServerOptions server;
   server.service_name = "triage";
   server.port = 50051;
