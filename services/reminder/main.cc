@@ -19,7 +19,7 @@
 #include "services/reminder/store/redis_store.h"
 
 int main(int argc, char** argv) {
-  legwise::ServerRunner::InstallSignalHandlers();
+  legwise::ServerRunner::PrepareProcess();
   legwise::SetLogServiceName("reminder");
 
   legwise::ServerOptions server;
@@ -27,12 +27,15 @@ int main(int argc, char** argv) {
   server.port = 50053;
   server.metrics_port = 9463;
   legwise::RedisOptions redis;
+  redis.pool_size = 24;  // 16 handler threads, the dispatcher, the hub and health checks
   std::string content_addr = "127.0.0.1:50052";
   bool memory_store = false;
   legwise::reminder::DispatcherOptions dispatch;
   legwise::reminder::RedisStoreOptions store_options;
   absl::Duration content_deadline = absl::Milliseconds(300);
   bool dispatcher_enabled = true;
+  int handler_threads = 16;
+  int handler_queue = 2048;
   legwise::ClientTlsOptions content_tls;
 
   legwise::FlagSet flags("legwise-reminder");
@@ -61,6 +64,16 @@ int main(int argc, char** argv) {
   flags.AddInt("due_buckets", &store_options.num_buckets,
                "Buckets of the due index; fixed per deployment.", 1, 1024);
   flags.AddDuration("content_deadline", &content_deadline, "Deadline of ListNudgeTexts calls.");
+  flags.AddInt("handler_threads", &handler_threads,
+               "Threads running the RPC handlers' Redis calls (each holds one pooled Redis "
+               "connection while it works).",
+               1, 256);
+  flags.AddInt("handler_queue", &handler_queue,
+               "RPCs that may wait for a handler thread; more are RESOURCE_EXHAUSTED.", 1, 100000);
+  flags.AddInt("redis_pool", &redis.pool_size,
+               "Redis connections at most (handler threads, dispatcher threads and the hub share "
+               "them).",
+               1, 1024);
   flags.AddString("replica_id", &dispatch.replica_id,
                   "Name of this replica in lease tokens (default: random).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
@@ -123,8 +136,12 @@ int main(int argc, char** argv) {
   const legwise::reminder::Planner planner;
   legwise::reminder::NudgeHub hub(store.get());
   legwise::reminder::Dispatcher dispatcher(store.get(), &texts, planner.rules(), dispatch);
+  // Declared before the service and the runner: destroyed after the server stopped, so every
+  // accepted call has finished by then.
+  legwise::Executor handlers(handler_threads, static_cast<size_t>(handler_queue));
   legwise::reminder::ReminderServiceOptions service_options;
   service_options.guard = guard->get();
+  service_options.executor = &handlers;
   legwise::reminder::ReminderServiceImpl service(store.get(), &hub, &texts, &planner,
                                                  service_options);
 

@@ -227,13 +227,11 @@ void ReminderServiceImpl::FillTexts(v1::Nudge* nudge) {
   nudge->set_locale(texts->locale);
 }
 
-absl::Status ReminderServiceImpl::LoadPlan(const std::string& user_id, v1::ReminderPlan* proto,
-                                           Plan* plan) {
+absl::Status ReminderServiceImpl::LoadPlan(const std::string& user_id, Plan* plan) {
   absl::StatusOr<v1::ReminderPlan> stored = store_->GetPlan(user_id);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<Plan> parsed = PlanFromProto(*stored);
   if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
-  if (proto) *proto = *std::move(stored);
   *plan = *std::move(parsed);
   return absl::OkStatus();
 }
@@ -359,11 +357,13 @@ absl::Status ReminderServiceImpl::DoList(const v1::ListUpcomingNudgesRequest& re
   if (end - start > kMaxListWindow) v.Add("end_time", "at most 14 days after start_time");
   if (!v.empty()) return v.ToStatus();
 
-  v1::ReminderPlan proto;
-  Plan plan;
-  if (absl::Status s = LoadPlan(req.user_id(), &proto, &plan); !s.ok()) return s;
-  absl::StatusOr<UserNudgeState> state = store_->GetUserState(req.user_id());
-  if (!state.ok()) return state.status();
+  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> stored =
+      store_->GetPlanAndState(req.user_id());
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<Plan> parsed = PlanFromProto(stored->first);
+  if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
+  const Plan& plan = *parsed;
+  const UserNudgeState* state = &stored->second;
   const std::set<std::string> acked(state->acknowledged.begin(), state->acknowledged.end());
   const std::set<std::string> cancelled(state->cancelled.begin(), state->cancelled.end());
 
@@ -436,7 +436,7 @@ absl::Status ReminderServiceImpl::DoSnooze(const v1::SnoozeNudgeRequest& req,
   }
   if (!ref.ok()) return ref.status();
   Plan plan;
-  if (absl::Status s = LoadPlan(req.user_id(), nullptr, &plan); !s.ok()) return s;
+  if (absl::Status s = LoadPlan(req.user_id(), &plan); !s.ok()) return s;
   const Occurrence o = MakeSnoozeOccurrence(plan, ref->kind, planner_->Now(), req.minutes());
   const ScheduledNudge sn = ToScheduled(plan, o);
   if (absl::Status s = store_->AddSnooze(req.user_id(), sn); !s.ok()) return s;
@@ -466,7 +466,7 @@ absl::Status ReminderServiceImpl::DoLogWater(const v1::LogWaterIntakeRequest& re
   }
   if (!v.empty()) return v.ToStatus();
   Plan plan;
-  if (absl::Status s = LoadPlan(req.user_id(), nullptr, &plan); !s.ok()) return s;
+  if (absl::Status s = LoadPlan(req.user_id(), &plan); !s.ok()) return s;
   const absl::CivilDay day = PlanDayOf(plan, when);
   absl::StatusOr<int32_t> total = store_->AddWater(req.user_id(), day, req.amount_ml());
   if (!total.ok()) return total.status();
@@ -492,8 +492,20 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::Respond(grpc::CallbackServerConte
                                                        Handle&& handle) {
   auto* reactor = ctx->DefaultReactor();
   absl::Status status = Authorize(ctx, user_id);
-  if (status.ok()) status = handle();
-  reactor->Finish(ToGrpcStatus(status));
+  if (!status.ok() || options_.executor == nullptr) {
+    if (status.ok()) status = handle();
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+  const bool queued =
+      options_.executor->Submit([reactor, handle = std::forward<Handle>(handle)]() mutable {
+        reactor->Finish(ToGrpcStatus(handle()));
+      });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(WithErrorInfo(
+        absl::ResourceExhaustedError("the reminder service is overloaded; retry with backoff"),
+        "OVERLOADED")));
+  }
   return reactor;
 }
 
@@ -508,31 +520,34 @@ absl::Status ReminderServiceImpl::Authorize(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* ReminderServiceImpl::CreateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::CreateReminderPlanRequest* req,
     v1::CreateReminderPlanResponse* resp) {
-  return Respond(ctx, req->plan().user_id(), [&] { return DoCreate(*req, resp->mutable_plan()); });
+  return Respond(ctx, req->plan().user_id(),
+                 [this, req, resp] { return DoCreate(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::GetReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::GetReminderPlanRequest* req,
     v1::GetReminderPlanResponse* resp) {
-  return Respond(ctx, req->user_id(), [&] { return DoGet(*req, resp->mutable_plan()); });
+  return Respond(ctx, req->user_id(),
+                 [this, req, resp] { return DoGet(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::UpdateReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::UpdateReminderPlanRequest* req,
     v1::UpdateReminderPlanResponse* resp) {
-  return Respond(ctx, req->plan().user_id(), [&] { return DoUpdate(*req, resp->mutable_plan()); });
+  return Respond(ctx, req->plan().user_id(),
+                 [this, req, resp] { return DoUpdate(*req, resp->mutable_plan()); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::DeleteReminderPlan(
     grpc::CallbackServerContext* ctx, const v1::DeleteReminderPlanRequest* req,
     v1::DeleteReminderPlanResponse* /*resp*/) {
-  return Respond(ctx, req->user_id(), [&] { return DoDelete(*req); });
+  return Respond(ctx, req->user_id(), [this, req] { return DoDelete(*req); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::ListUpcomingNudges(
     grpc::CallbackServerContext* ctx, const v1::ListUpcomingNudgesRequest* req,
     v1::ListUpcomingNudgesResponse* resp) {
-  return Respond(ctx, req->user_id(), [&] { return DoList(*req, resp); });
+  return Respond(ctx, req->user_id(), [this, req, resp] { return DoList(*req, resp); });
 }
 
 grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
@@ -572,19 +587,19 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
 grpc::ServerUnaryReactor* ReminderServiceImpl::AcknowledgeNudge(
     grpc::CallbackServerContext* ctx, const v1::AcknowledgeNudgeRequest* req,
     v1::AcknowledgeNudgeResponse* /*resp*/) {
-  return Respond(ctx, req->user_id(), [&] { return DoAcknowledge(*req); });
+  return Respond(ctx, req->user_id(), [this, req] { return DoAcknowledge(*req); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::SnoozeNudge(grpc::CallbackServerContext* ctx,
                                                            const v1::SnoozeNudgeRequest* req,
                                                            v1::SnoozeNudgeResponse* resp) {
-  return Respond(ctx, req->user_id(), [&] { return DoSnooze(*req, resp); });
+  return Respond(ctx, req->user_id(), [this, req, resp] { return DoSnooze(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::LogWaterIntake(grpc::CallbackServerContext* ctx,
                                                               const v1::LogWaterIntakeRequest* req,
                                                               v1::LogWaterIntakeResponse* resp) {
-  return Respond(ctx, req->user_id(), [&] { return DoLogWater(*req, resp); });
+  return Respond(ctx, req->user_id(), [this, req, resp] { return DoLogWater(*req, resp); });
 }
 
 }  // namespace legwise::reminder

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "services/common/executor.h"
 #include "services/common/security.h"
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
@@ -31,6 +32,9 @@ struct ReminderServiceOptions {
   // Open StreamNudges calls one user may have on this replica (phones, tablets); more is
   // RESOURCE_EXHAUSTED.
   int max_streams_per_user = 5;
+  // Runs the unary handlers' store calls (blocking Redis round trips) off gRPC's callback threads;
+  // a full queue is RESOURCE_EXHAUSTED. Null runs them inline (in-process tests).
+  Executor* executor = nullptr;
 };
 
 class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
@@ -90,15 +94,15 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
   friend class NudgeStreamReactor;
   // Admits the caller and checks she owns `user_id`.
   absl::Status Authorize(grpc::CallbackServerContext* ctx, const std::string& user_id) const;
-  // A unary answer: Authorize, then `handle()` (the Do* step), then Finish with its status.
+  // A unary answer: Authorize, then `handle()` (the Do* step, on the executor), then Finish with
+  // its status. `handle` must not refer to the caller's locals: it may run after Respond returns.
   template <typename Handle>
   grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* ctx, const std::string& user_id,
                                     Handle&& handle);
   void Register(NudgeStreamReactor* r);
   void Unregister(NudgeStreamReactor* r);
   // The stored plan of a user and its validated form.
-  absl::Status LoadPlan(const std::string& user_id, legwise::reminder::v1::ReminderPlan* proto,
-                        Plan* plan);
+  absl::Status LoadPlan(const std::string& user_id, Plan* plan);
   void FillTexts(legwise::reminder::v1::Nudge* nudge);
 
   ReminderStore* store_;

@@ -29,6 +29,14 @@ local function chunked(cmd, key, list, step)
     redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
   end
 end
+local function zmscore(key, list)
+  local out = {}
+  for i = 1, #list, 1000 do
+    local part = redis.call('ZMSCORE', key, unpack(list, i, math.min(i + 999, #list)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
 local function hmget(key, list)
   local out = {}
   for i = 1, #list, 1000 do
@@ -149,30 +157,44 @@ return #back / 2
 )lua");
 
 // KEYS: due, pay, user zset, refill. ARGV: from_ms, replace, user key, next_refill_ms ("" = keep),
-// keep_ms, then (member, due_ms, payload)*. Returns how many were added.
+// keep_ms, then (member, due_ms, payload)*. Returns how many were added. A few chunked calls per
+// script, not a few per occurrence: a new plan schedules two days at once.
 const std::string kScheduleScript = absl::StrCat(kNowLua, R"lua(
 if ARGV[2] == '1' then
   local future = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf')
-  for _, m in ipairs(future) do
-    if redis.call('ZREM', KEYS[1], m) == 1 then
-      redis.call('HDEL', KEYS[2], m)
-      redis.call('ZREM', KEYS[3], m)
-    end
+  local scores = zmscore(KEYS[1], future)
+  local pending = {}
+  for i, m in ipairs(future) do
+    if scores[i] then pending[#pending + 1] = m end
+  end
+  if #pending > 0 then
+    chunked('ZREM', KEYS[1], pending, 1000)
+    chunked('HDEL', KEYS[2], pending, 1000)
+    chunked('ZREM', KEYS[3], pending, 1000)
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. n2s(now - tonumber(ARGV[5])))
-local added = 0
-for i = 6, #ARGV, 3 do
-  local m = ARGV[i]
-  if not redis.call('ZSCORE', KEYS[3], m) then
-    redis.call('ZADD', KEYS[3], ARGV[i + 1], m)
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], m)
-    redis.call('HSET', KEYS[2], m, ARGV[i + 2])
-    added = added + 1
+local members = {}
+for i = 6, #ARGV, 3 do members[#members + 1] = ARGV[i] end
+local known = zmscore(KEYS[3], members)
+local zargs, hargs, seen = {}, {}, {}
+for k, m in ipairs(members) do
+  if not known[k] and not seen[m] then
+    seen[m] = true
+    local i = 6 + (k - 1) * 3
+    zargs[#zargs + 1] = ARGV[i + 1]
+    zargs[#zargs + 1] = m
+    hargs[#hargs + 1] = m
+    hargs[#hargs + 1] = ARGV[i + 2]
   end
 end
+if #zargs > 0 then
+  chunked('ZADD', KEYS[3], zargs, 2000)
+  chunked('ZADD', KEYS[1], zargs, 2000)
+  chunked('HSET', KEYS[2], hargs, 2000)
+end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3]) end
-return added
+return #zargs / 2
 )lua");
 
 // KEYS: due, pay. ARGV: members. Returns how many were pending.
@@ -414,15 +436,39 @@ absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const Sche
 }
 
 absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
+  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> both =
+      ReadUser(user_id, /*with_plan=*/false);
+  if (!both.ok()) return both.status();
+  return std::move(both->second);
+}
+
+absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::GetPlanAndState(
+    absl::string_view user_id) {
+  return ReadUser(user_id, /*with_plan=*/true);
+}
+
+absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
+    absl::string_view user_id, bool with_plan) {
   const std::string up = UserPrefix(UserKey(user_id));
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"SMEMBERS", up + "ack"}, {"SMEMBERS", up + "cancel"}, {"HVALS", up + "snooze"}});
+  std::vector<std::vector<std::string>> cmds = {
+      {"SMEMBERS", up + "ack"}, {"SMEMBERS", up + "cancel"}, {"HVALS", up + "snooze"}};
+  if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   if (!rs.ok()) return rs.status();
-  UserNudgeState state;
+  std::pair<v1::ReminderPlan, UserNudgeState> out;
+  if (with_plan) {
+    const RedisReply& plan = (*rs)[3];
+    if (plan.is_error()) return absl::InternalError(plan.str);
+    if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
+    absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
+    if (!parsed.ok()) return parsed.status();
+    out.first = *std::move(parsed);
+  }
+  UserNudgeState& state = out.second;
   for (const RedisReply& e : (*rs)[0].elements) state.acknowledged.push_back(e.str);
   for (const RedisReply& e : (*rs)[1].elements) state.cancelled.push_back(e.str);
   for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
-  return state;
+  return out;
 }
 
 absl::StatusOr<int32_t> RedisReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,

@@ -68,6 +68,8 @@ class RedisReminderStore : public ReminderStore {
   absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) override;
   absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) override;
   absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) override;
+  absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> GetPlanAndState(
+      absl::string_view user_id) override;
   absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
                                    int32_t amount_ml) override;
 
@@ -95,6 +97,10 @@ class RedisReminderStore : public ReminderStore {
   static std::string LiveKey(int bucket);
 
  private:
+  // Her nudge state, and her plan when `with_plan` (NOT_FOUND when she has none), in one round
+  // trip.
+  absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> ReadUser(
+      absl::string_view user_id, bool with_plan);
   // XREAD over one stream per bucket (`key_of`), from `cursors` ("" = from its current end).
   absl::StatusOr<std::vector<OutboxEntry>> ReadStreams(std::string (*key_of)(int),
                                                        std::vector<std::string>* cursors, int max,

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -121,6 +122,15 @@ class ReminderStore {
   virtual absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) = 0;
   // Acknowledged and cancelled ids, snoozes.
   virtual absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) = 0;
+  // GetPlan and GetUserState together (one round trip where the store can: the listing path).
+  virtual absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>
+  GetPlanAndState(absl::string_view user_id) {
+    absl::StatusOr<legwise::reminder::v1::ReminderPlan> plan = GetPlan(user_id);
+    if (!plan.ok()) return plan.status();
+    absl::StatusOr<UserNudgeState> state = GetUserState(user_id);
+    if (!state.ok()) return state.status();
+    return std::make_pair(*std::move(plan), *std::move(state));
+  }
   // Adds water to a plan day's total and returns the new total.
   virtual absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
                                            int32_t amount_ml) = 0;
