@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -105,6 +106,7 @@ std::string Row(const std::string& name, const LoadResult& r, const LoadResult& 
 int Main(int argc, char** argv) {
   int seconds = 5, inflight = 32, soak_minutes = 0, soak_rate = 200;
   std::string out = "bench/RESULTS.md";
+  std::string only;
   FlagSet flags("legwise_load_suite");
   flags.AddInt("seconds", &seconds, "Seconds per measurement (each is taken twice, interleaved).",
                1, 600);
@@ -112,6 +114,7 @@ int Main(int argc, char** argv) {
   flags.AddInt("soak_minutes", &soak_minutes, "Minutes of fixed-rate soak (0 = none).", 0, 600);
   flags.AddInt("soak_rate", &soak_rate, "Soak calls per second, spread over every RPC.", 1, 100000);
   flags.AddString("out", &out, "Markdown report to write.");
+  flags.AddString("only", &only, "Measure only the RPCs whose name contains this (\"\" = all).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok() || flags.help_requested()) {
     std::cerr << s.message() << "\n" << flags.Usage();
     return s.ok() ? 0 : 2;
@@ -184,6 +187,7 @@ int Main(int argc, char** argv) {
          << "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   const grpc::health::v1::HealthCheckRequest health_req;
   for (const Scenario& sc : scenarios) {
+    if (!absl::StrContains(sc.name, only)) continue;
     auto channel = sc.server->channel();
     RunClosedLoop(channel, sc.method, sc.request, inflight, absl::Seconds(1));  // warm up
     LoadResult h{}, r{};

@@ -1,7 +1,8 @@
 // legwise-reminder as real processes on a real redis-server: a plan survives restarts of the
 // service and of Redis; the service is NOT_SERVING without Redis; StreamNudges receives a due nudge
 // published by another replica; three dispatcher replicas over thousands of due occurrences, one
-// killed half-way: every occurrence reaches the outbox exactly once.
+// killed half-way: every occurrence reaches the outbox exactly once; a burst beyond the handler
+// executor is refused (RESOURCE_EXHAUSTED), not queued.
 #include <iostream>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -348,6 +350,63 @@ TEST(ReminderIntegration, MemoryStoreServesWithoutRedis) {
   Deadline(&c2);
   ASSERT_TRUE(stub->GetReminderPlan(&c2, g, &got).ok());
   EXPECT_EQ(got.plan().etag(), resp.plan().etag());
+}
+
+// The handlers' executor is bounded: a burst beyond one thread and a one-call queue is refused
+// with RESOURCE_EXHAUSTED (reason OVERLOADED) at once, never queued without limit, and every call
+// it accepted is answered.
+TEST(ReminderIntegration, OverloadIsRefusedNotQueued) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  ServiceProcess svc("legwise-reminder",
+                     {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1",
+                      "--handler_threads=1", "--handler_queue=1", "--dispatcher=false"});
+  ASSERT_TRUE(svc.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
+  auto stub = Stub(svc);
+  constexpr int kCalls = 200;
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::CreateReminderPlanRequest req;
+    v1::CreateReminderPlanResponse resp;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    Deadline(&call->ctx, absl::Seconds(30));
+    *call->req.mutable_plan() = AlwaysAwakePlan(absl::StrCat("burst-", i));
+    Call* c = call.get();
+    calls.push_back(std::move(call));
+    stub->async()->CreateReminderPlan(&c->ctx, &c->req, &c->resp, [c, &mu, &done](grpc::Status s) {
+      absl::MutexLock lock(&mu);
+      c->status = std::move(s);
+      ++done;
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* d) { return *d == kCalls; }, &done),
+                                    absl::Seconds(60)));
+  }
+  int ok = 0, refused = 0;
+  for (const auto& c : calls) {
+    if (c->status.ok()) {
+      ++ok;
+      EXPECT_EQ(c->resp.plan().user_id(), c->req.plan().user_id());
+    } else {
+      ASSERT_EQ(c->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << c->status.error_message();
+      EXPECT_EQ(GetErrorReason(FromGrpcStatus(c->status)), "OVERLOADED");
+      ++refused;
+    }
+  }
+  std::cout << "burst of " << kCalls << ": " << ok << " served, " << refused << " refused\n";
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
