@@ -77,8 +77,8 @@ bool IsQuietMethod(absl::string_view method) {
 // status code, the duration and the ids: never the request or the response.
 class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
-  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, std::string service)
-      : info_(info), service_(std::move(service)), start_(absl::Now()) {}
+  explicit ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info)
+      : info_(info), start_(absl::Now()) {}
 
   ~ObservabilityInterceptor() override {
     double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
@@ -126,7 +126,6 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
-  std::string service_;
   absl::Time start_;
   CallIds ids_;
   // A call that ends without sending a status was cancelled (client gone or deadline).
@@ -136,14 +135,10 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 class ObservabilityInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ObservabilityInterceptorFactory(std::string service) : service_(std::move(service)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservabilityInterceptor(info, service_);
+    return new ObservabilityInterceptor(info);
   }
-
- private:
-  std::string service_;
 };
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
@@ -304,7 +299,7 @@ absl::Status ServerRunner::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(options_.service_name));
+  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(creators));
 
   server_ = builder.BuildAndStart();

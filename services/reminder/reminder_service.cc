@@ -363,16 +363,16 @@ absl::Status ReminderServiceImpl::DoList(const v1::ListUpcomingNudgesRequest& re
   absl::StatusOr<Plan> parsed = PlanFromProto(stored->first);
   if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
   const Plan& plan = *parsed;
-  const UserNudgeState* state = &stored->second;
-  const std::set<std::string> acked(state->acknowledged.begin(), state->acknowledged.end());
-  const std::set<std::string> cancelled(state->cancelled.begin(), state->cancelled.end());
+  const UserNudgeState& state = stored->second;
+  const std::set<std::string> acked(state.acknowledged.begin(), state.acknowledged.end());
+  const std::set<std::string> cancelled(state.cancelled.begin(), state.cancelled.end());
 
   std::vector<v1::Nudge> all;
   for (const Occurrence& o : planner_->Occurrences(plan, start, end)) {
     if (cancelled.count(o.nudge_id)) continue;
     all.push_back(NudgeFromOccurrence(plan, o));
   }
-  for (const std::string& payload : state->snoozes) {
+  for (const std::string& payload : state.snoozes) {
     v1::Nudge n;
     if (n.ParseFromString(payload) && DueOf(n) >= start && DueOf(n) < end &&
         !cancelled.count(n.nudge_id())) {
@@ -498,7 +498,12 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::Respond(grpc::CallbackServerConte
     return reactor;
   }
   const bool queued =
-      options_.executor->Submit([reactor, handle = std::forward<Handle>(handle)]() mutable {
+      options_.executor->Submit([ctx, reactor, handle = std::forward<Handle>(handle)]() mutable {
+        // A call that waited past its deadline (or whose client left) is not worth the Redis work.
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while queued"));
+          return;
+        }
         reactor->Finish(ToGrpcStatus(handle()));
       });
   if (!queued) {
