@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   server.port = 50053;
   server.metrics_port = 9463;
   legwise::RedisOptions redis;
-  redis.pool_size = 24;  // 16 handler threads, the dispatcher, the hub and health checks
+  int redis_pool = 0;
   std::string content_addr = "127.0.0.1:50052";
   bool memory_store = false;
   legwise::reminder::DispatcherOptions dispatch;
@@ -70,10 +70,10 @@ int main(int argc, char** argv) {
                1, 256);
   flags.AddInt("handler_queue", &handler_queue,
                "RPCs that may wait for a handler thread; more are RESOURCE_EXHAUSTED.", 1, 100000);
-  flags.AddInt("redis_pool", &redis.pool_size,
-               "Redis connections at most (handler threads, dispatcher threads and the hub share "
-               "them).",
-               1, 1024);
+  flags.AddInt("redis_pool", &redis_pool,
+               "Redis connections at most, shared by the handler threads, the dispatcher and the "
+               "hub (0 = handler_threads + dispatch_threads + 4).",
+               0, 1024);
   flags.AddString("replica_id", &dispatch.replica_id,
                   "Name of this replica in lease tokens (default: random).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Enough that no handler or dispatcher thread waits for a connection (maintenance, hub and
+  // health checks take the rest).
+  redis.pool_size = redis_pool > 0 ? redis_pool : handler_threads + dispatch.worker_threads + 4;
   if (absl::Status s = legwise::LoadRedisPassword(&redis); !s.ok()) {
     std::cerr << s.message() << "\n";
     return 2;

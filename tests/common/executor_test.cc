@@ -13,11 +13,11 @@ namespace legwise {
 namespace {
 
 TEST(Executor, RunsTasksOffTheCallersThreadConcurrently) {
-  Executor executor(4, 100);
   const std::thread::id caller = std::this_thread::get_id();
   std::atomic<int> inside{0}, max_inside{0}, off_caller{0};
   absl::Notification release;
   std::atomic<int> done{0};
+  Executor executor(4, 100);  // after what its tasks use: joined before that state goes
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(executor.Submit([&] {
       const int now = ++inside;

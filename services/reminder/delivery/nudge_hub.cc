@@ -22,7 +22,7 @@ uint64_t NudgeHub::Subscribe(const std::string& user_id, Sink sink) {
   absl::MutexLock lock(&mu_);
   const uint64_t h = next_handle_++;
   by_user_.emplace(UserKey(user_id), std::make_pair(h, std::move(sink)));
-  new_subscriber_ = true;
+  unmarked_.insert(UserKey(user_id));
   return h;
 }
 
@@ -42,22 +42,27 @@ size_t NudgeHub::subscribers() {
 }
 
 void NudgeHub::RenewListening(absl::Time now) {
+  const bool renew_all = now >= next_renewal_;
   std::vector<std::string> keys;
   {
     absl::MutexLock lock(&mu_);
-    if (!new_subscriber_ && now < next_renewal_) return;
-    for (auto it = by_user_.begin(); it != by_user_.end(); it = by_user_.upper_bound(it->first)) {
-      keys.push_back(it->first);
+    if (renew_all) {
+      for (auto it = by_user_.begin(); it != by_user_.end(); it = by_user_.upper_bound(it->first)) {
+        keys.push_back(it->first);
+      }
+    } else {
+      keys.assign(unmarked_.begin(), unmarked_.end());
     }
-    new_subscriber_ = false;
+    unmarked_.clear();
   }
-  if (keys.empty()) return;
-  if (absl::Status s = store_->Listen(keys, kListenTtl); !s.ok()) {
-    absl::MutexLock lock(&mu_);
-    new_subscriber_ = true;  // try again on the next turn
-    return;
+  if (!keys.empty()) {
+    if (absl::Status s = store_->Listen(keys, kListenTtl); !s.ok()) {
+      absl::MutexLock lock(&mu_);
+      unmarked_.insert(keys.begin(), keys.end());  // try again on the next turn
+      return;
+    }
   }
-  next_renewal_ = now + kListenRefresh;
+  if (renew_all) next_renewal_ = now + kListenRefresh;
 }
 
 void NudgeHub::Loop() {

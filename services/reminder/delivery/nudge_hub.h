@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -46,7 +47,7 @@ class NudgeHub {
 
  private:
   void Loop();
-  // Marks the subscribed users as listening when a new one came or the marks are due a renewal.
+  // Marks new subscribers as listening, and every subscriber when the marks are due a renewal.
   void RenewListening(absl::Time now);
 
   ReminderStore* store_;
@@ -55,7 +56,8 @@ class NudgeHub {
   absl::Mutex mu_;
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   std::multimap<std::string, std::pair<uint64_t, Sink>> by_user_ ABSL_GUARDED_BY(mu_);  // user key
-  bool new_subscriber_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> unmarked_
+      ABSL_GUARDED_BY(mu_);                         // user keys subscribed since the last Listen
   absl::Time next_renewal_ = absl::InfinitePast();  // hub thread only
 };
 
