@@ -56,8 +56,8 @@ class NudgeHub {
   absl::Mutex mu_;
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   std::multimap<std::string, std::pair<uint64_t, Sink>> by_user_ ABSL_GUARDED_BY(mu_);  // user key
-  std::set<std::string> unmarked_
-      ABSL_GUARDED_BY(mu_);                         // user keys subscribed since the last Listen
+  // User keys subscribed since the last Listen.
+  std::set<std::string> unmarked_ ABSL_GUARDED_BY(mu_);
   absl::Time next_renewal_ = absl::InfinitePast();  // hub thread only
 };
 

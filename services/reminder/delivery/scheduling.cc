@@ -41,8 +41,8 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
   // changed plan (a snooze that now falls in her quiet hours moves to her wake time, with a new id,
   // and the old id is cancelled so it is neither listed nor delivered). The moved snooze is
   // recorded and the old one cancelled before the schedule is replaced: if that step fails, the
-  // next update or refill schedules from a consistent state. (A snooze added while an update runs
-  // may still be listed but not scheduled; both are rare and separate round trips today.)
+  // next update or refill schedules from a consistent state. (A snooze recorded while an update
+  // runs can still drop out of the schedule: these steps are separate round trips, not one script.)
   std::vector<std::string> moved;
   if (replace) {
     for (const std::string& payload : state->snoozes) {
