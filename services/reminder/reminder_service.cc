@@ -103,6 +103,14 @@ bool DecodePageToken(const std::string& token, PageCursor* c) {
   return true;
 }
 
+// A plan read back from the store as the planner's Plan. It was validated when it was stored, so
+// a failure here is corruption or a tightened rule: INTERNAL, never the caller's fault.
+absl::StatusOr<Plan> ParseStoredPlan(const v1::ReminderPlan& stored) {
+  absl::StatusOr<Plan> parsed = PlanFromProto(stored);
+  if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
+  return parsed;
+}
+
 }  // namespace
 
 // --- StreamNudges -------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ void ReminderServiceImpl::EndStreams() {
 void ReminderServiceImpl::FillTexts(v1::Nudge* nudge) {
   const auto texts = texts_->Get(nudge->locale());
   const int k = static_cast<int>(nudge->kind());
-  if (k >= 1 && k <= 4) {
+  if (IsNudgeKind(k)) {
     const NudgeText& t = texts->For(static_cast<NudgeKind>(k));
     nudge->set_title(t.title);
     nudge->set_body(t.body);
@@ -230,8 +238,8 @@ void ReminderServiceImpl::FillTexts(v1::Nudge* nudge) {
 absl::Status ReminderServiceImpl::LoadPlan(const std::string& user_id, Plan* plan) {
   absl::StatusOr<v1::ReminderPlan> stored = store_->GetPlan(user_id);
   if (!stored.ok()) return stored.status();
-  absl::StatusOr<Plan> parsed = PlanFromProto(*stored);
-  if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
+  absl::StatusOr<Plan> parsed = ParseStoredPlan(*stored);
+  if (!parsed.ok()) return parsed.status();
   *plan = *std::move(parsed);
   return absl::OkStatus();
 }
@@ -262,8 +270,8 @@ absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& 
       store_->CreatePlan(StoredPlan(req.plan(), now, now), req.request_id());
   if (!stored.ok()) return stored.status();
   // A retried request (same request_id) schedules again without replacing: idempotent.
-  absl::StatusOr<Plan> stored_plan = PlanFromProto(*stored);
-  if (!stored_plan.ok()) return absl::InternalError("stored plan no longer validates");
+  absl::StatusOr<Plan> stored_plan = ParseStoredPlan(*stored);
+  if (!stored_plan.ok()) return stored_plan.status();
   absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), *stored_plan, now,
                                           options_.horizon, /*replace=*/false);
   if (!n.ok()) return n.status();
@@ -360,8 +368,8 @@ absl::Status ReminderServiceImpl::DoList(const v1::ListUpcomingNudgesRequest& re
   absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> stored =
       store_->GetPlanAndState(req.user_id());
   if (!stored.ok()) return stored.status();
-  absl::StatusOr<Plan> parsed = PlanFromProto(stored->first);
-  if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
+  absl::StatusOr<Plan> parsed = ParseStoredPlan(stored->first);
+  if (!parsed.ok()) return parsed.status();
   const Plan& plan = *parsed;
   const UserNudgeState& state = stored->second;
   const std::set<std::string> acked(state.acknowledged.begin(), state.acknowledged.end());

@@ -324,12 +324,6 @@ TEST(ReminderIntegration, ThreeReplicasOneKilledEveryOccurrenceExactlyOnce) {
   ASSERT_EQ(groups->elements.size(), 1u);
 }
 
-}  // namespace
-}  // namespace legwise::reminder
-
-namespace legwise::reminder {
-namespace {
-
 TEST(ReminderIntegration, MemoryStoreServesWithoutRedis) {
   // Development mode: no Redis anywhere, still SERVING, plans work (and are lost on restart).
   ServiceProcess svc("legwise-reminder",
@@ -352,6 +346,41 @@ TEST(ReminderIntegration, MemoryStoreServesWithoutRedis) {
   EXPECT_EQ(got.plan().etag(), resp.plan().etag());
 }
 
+// One CreateReminderPlan call of a burst.
+struct BurstCall {
+  grpc::ClientContext ctx;
+  v1::CreateReminderPlanRequest req;
+  v1::CreateReminderPlanResponse resp;
+  grpc::Status status;
+};
+
+// Sends `n` CreateReminderPlan calls at once (users "<prefix>0".."<prefix><n-1>", each with
+// `deadline`) and waits up to 60 s for every answer. Every callback has run when it returns (the
+// calls are cancelled first if they are late); false when they were late.
+bool SendBurst(v1::ReminderService::Stub& stub, int n, const std::string& prefix,
+               absl::Duration deadline, std::vector<std::unique_ptr<BurstCall>>* calls) {
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < n; ++i) {
+    auto call = std::make_unique<BurstCall>();
+    Deadline(&call->ctx, deadline);
+    *call->req.mutable_plan() = AlwaysAwakePlan(absl::StrCat(prefix, i));
+    BurstCall* c = call.get();
+    calls->push_back(std::move(call));
+    stub.async()->CreateReminderPlan(&c->ctx, &c->req, &c->resp, [c, &mu, &done](grpc::Status s) {
+      absl::MutexLock lock(&mu);
+      c->status = std::move(s);
+      ++done;
+    });
+  }
+  absl::MutexLock lock(&mu);
+  const auto all_done = [&done, n] { return done == n; };
+  if (mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60))) return true;
+  for (const auto& c : *calls) c->ctx.TryCancel();
+  mu.Await(absl::Condition(&all_done));  // every callback has run before `mu` goes away
+  return false;
+}
+
 // The handlers' executor is bounded: a burst beyond one thread and a one-call queue is refused
 // with RESOURCE_EXHAUSTED (reason OVERLOADED) at once, never queued without limit, and every call
 // it accepted is answered.
@@ -365,39 +394,9 @@ TEST(ReminderIntegration, OverloadIsRefusedNotQueued) {
   ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
   auto stub = Stub(svc);
   constexpr int kCalls = 200;
-  struct Call {
-    grpc::ClientContext ctx;
-    v1::CreateReminderPlanRequest req;
-    v1::CreateReminderPlanResponse resp;
-    grpc::Status status;
-  };
-  std::vector<std::unique_ptr<Call>> calls;
-  absl::Mutex mu;
-  int done = 0;
-  for (int i = 0; i < kCalls; ++i) {
-    auto call = std::make_unique<Call>();
-    Deadline(&call->ctx, absl::Seconds(30));
-    *call->req.mutable_plan() = AlwaysAwakePlan(absl::StrCat("burst-", i));
-    Call* c = call.get();
-    calls.push_back(std::move(call));
-    stub->async()->CreateReminderPlan(&c->ctx, &c->req, &c->resp, [c, &mu, &done](grpc::Status s) {
-      absl::MutexLock lock(&mu);
-      c->status = std::move(s);
-      ++done;
-    });
-  }
-  bool in_time = false;
-  {
-    absl::MutexLock lock(&mu);
-    const absl::Condition all_done(
-        +[](int* d) { return *d == kCalls; }, &done);
-    in_time = mu.AwaitWithTimeout(all_done, absl::Seconds(60));
-    if (!in_time) {
-      for (const auto& c : calls) c->ctx.TryCancel();
-      mu.Await(all_done);  // every callback has run before `calls` and `mu` go away
-    }
-  }
-  ASSERT_TRUE(in_time) << "calls still unanswered after 60 s";
+  std::vector<std::unique_ptr<BurstCall>> calls;
+  ASSERT_TRUE(SendBurst(*stub, kCalls, "burst-", absl::Seconds(30), &calls))
+      << "calls still unanswered after 60 s";
   int ok = 0, refused = 0;
   for (const auto& c : calls) {
     if (c->status.ok()) {
@@ -427,30 +426,9 @@ TEST(ReminderIntegration, CallsThatExpireWhileQueuedDoNoWork) {
   ASSERT_TRUE(testing::WaitForHealth(svc.channel().get(), "", true, kWait).ok());
   auto stub = Stub(svc);
   constexpr int kCalls = 200;
-  struct Call {
-    grpc::ClientContext ctx;
-    v1::CreateReminderPlanRequest req;
-    v1::CreateReminderPlanResponse resp;
-  };
-  std::vector<std::unique_ptr<Call>> calls;
-  absl::Mutex mu;
-  int done = 0;
-  for (int i = 0; i < kCalls; ++i) {
-    auto call = std::make_unique<Call>();
-    Deadline(&call->ctx, absl::Milliseconds(30));
-    *call->req.mutable_plan() = AlwaysAwakePlan(absl::StrCat("late-", i));
-    Call* c = call.get();
-    calls.push_back(std::move(call));
-    stub->async()->CreateReminderPlan(&c->ctx, &c->req, &c->resp, [&mu, &done](grpc::Status) {
-      absl::MutexLock lock(&mu);
-      ++done;
-    });
-  }
-  {
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* d) { return *d == kCalls; }, &done));
-  }
+  std::vector<std::unique_ptr<BurstCall>> calls;
+  ASSERT_TRUE(SendBurst(*stub, kCalls, "late-", absl::Milliseconds(30), &calls))
+      << "calls still unanswered after 60 s";
   // The queue is first in, first out: once a later call is answered, every queued one has run.
   {
     v1::CreateReminderPlanRequest req;

@@ -72,8 +72,8 @@ absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket) {
     v1::Nudge nudge;
     if (nudge.ParseFromString(c.payload)) {
       const auto texts = texts_->Get(nudge.locale());
-      const NudgeText& t = texts->For(static_cast<NudgeKind>(
-          nudge.kind() >= 1 && nudge.kind() <= 4 ? static_cast<int>(nudge.kind()) : 1));
+      const NudgeText& t = texts->For(
+          static_cast<NudgeKind>(IsNudgeKind(nudge.kind()) ? static_cast<int>(nudge.kind()) : 1));
       nudge.set_title(t.title);
       nudge.set_body(t.body);
       nudge.set_locale(texts->locale);

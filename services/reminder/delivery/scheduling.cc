@@ -50,7 +50,7 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
       if (!n.ParseFromString(payload) || skip.count(n.nudge_id())) continue;
       const absl::Time due = absl::FromUnixSeconds(n.due_time().seconds());
       const int kind = static_cast<int>(n.kind());
-      if (due < from || kind < 1 || kind > 4) continue;
+      if (due < from || !IsNudgeKind(kind)) continue;
       const Occurrence o = MakeSnoozeOccurrence(plan, static_cast<NudgeKind>(kind), due, 0);
       const ScheduledNudge sn = ToScheduled(plan, o);
       if (o.nudge_id != n.nudge_id()) {

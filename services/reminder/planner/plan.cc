@@ -137,7 +137,7 @@ void ValidatePlan(const v1::ReminderPlan& plan, absl::string_view prefix, FieldV
   for (int i = 0; i < plan.kinds_size() && i < 16; ++i) {
     const int k = plan.kinds(i);
     const std::string path = absl::StrCat(p, ".kinds[", i, "]");
-    if (k < 1 || k > 4) {
+    if (!IsNudgeKind(k)) {
       v->Add(path, "must be a known NudgeKind other than NUDGE_KIND_UNSPECIFIED");
     } else if (seen[k]) {
       v->Add(path, "duplicate kind");

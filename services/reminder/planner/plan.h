@@ -33,6 +33,11 @@ enum class NudgeKind : int {
   kMovementBreak = 3,
   kBedtimeStretch = 4,
 };
+// True for the numbers of the kinds above (proto NUDGE_KIND_UNSPECIFIED and unknown values: false).
+inline constexpr bool IsNudgeKind(int k) {
+  return k >= static_cast<int>(NudgeKind::kHydration) &&
+         k <= static_cast<int>(NudgeKind::kBedtimeStretch);
+}
 
 // A work shift in local wall-clock minutes. end < start means it ends the next day.
 struct Shift {
