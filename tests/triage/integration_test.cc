@@ -3,6 +3,7 @@
 // time. The urgency must be the same in every case; only guidance and guidance_degraded may differ.
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -170,11 +171,25 @@ TEST_F(TriageWithContentTest, GetRuleSetServesTheTable) {
   v1::GetRuleSetResponse response;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub->GetRuleSet(&ctx, request, &response).ok());
-  EXPECT_EQ(response.version(), "2026.11.2");
-  EXPECT_GE(response.rules_size(), 25);
+  EXPECT_EQ(response.version(), "2026.12.1");
+  EXPECT_GE(response.rules_size(), 40);
+  std::set<std::string> ids;
   for (const auto& rule : response.rules()) {
     EXPECT_FALSE(rule.rule_id().empty());
     EXPECT_FALSE(rule.sources().empty());
+    ids.insert(rule.rule_id());
+    if (rule.rule_id() == "warning.confusion") {
+      EXPECT_EQ(rule.urgency(), v1::URGENCY_EMERGENCY);
+      EXPECT_EQ(rule.description(), "Confusión nueva o repentina, o somnolencia inusual.");
+    }
+  }
+  // The rules of rule set 2026.12.1 (confusion, spreading infection, sudden cold leg, ACOG severe
+  // features, morning sickness, numbness, risk factors) are served for audit.
+  for (const char* id :
+       {"warning.confusion", "cellulitis.severe", "preeclampsia.seizure",
+        "ischaemia.sudden_cold_pale_leg", "preeclampsia.severe_features",
+        "morning_sickness.vomiting", "numbness.gradual", "dvt.leg_sign_with_risk_factor"}) {
+    EXPECT_TRUE(ids.count(id)) << id;
   }
   const Answer a = Assess(*triage_, Request("cramp:L", 30, false));
   EXPECT_EQ(a.response.rule_set_version(), response.version());

@@ -1,5 +1,6 @@
 // Property tests over thousands of random reports (seeded, so failures reproduce):
-// - monotonicity: adding a symptom or a measurement never lowers the urgency;
+// - monotonicity: adding a symptom, a measurement or a risk factor never lowers the urgency;
+// - a leg sign with a major clot risk factor is at least URGENT and names it;
 // - the dangerous reading: an unknown side or unknown pregnancy weeks is never less urgent than
 //   any known value;
 // - determinism: the same report (in any symptom order) always gives the same answer;
@@ -34,17 +35,21 @@ class Random {
     return s;
   }
 
+  v1::RiskFactor RiskFactor() { return static_cast<v1::RiskFactor>(Int(1, v1::RiskFactor_MAX)); }
+
   // A random measurement index 0..3 set to a random valid value.
   void SetMeasurement(int which, v1::Measurements* m) {
     switch (which) {
       case 0:
         m->set_calf_circumference_difference_cm(static_cast<float>(Int(1, 50)) / 10.0f);
         break;
+      // A blood pressure pair always has the diastolic below the systolic (else it is invalid).
       case 1:
-        m->set_systolic_bp_mmhg(Int(90, 190));
+        m->set_systolic_bp_mmhg(Int(std::max(90, m->diastolic_bp_mmhg() + 1), 190));
         break;
       case 2:
-        m->set_diastolic_bp_mmhg(Int(50, 125));
+        m->set_diastolic_bp_mmhg(
+            Int(50, m->systolic_bp_mmhg() == 0 ? 125 : std::min(125, m->systolic_bp_mmhg() - 1)));
         break;
       default:
         m->set_temperature_c(static_cast<float>(Int(355, 405)) / 10.0f);
@@ -69,6 +74,7 @@ class Random {
     for (int i = 0; i < 4; ++i) {
       if (Chance(0.2)) SetMeasurement(i, r.mutable_measurements());
     }
+    while (Chance(0.25)) r.add_risk_factors(RiskFactor());
     r.set_locale(Chance(0.5) ? "en" : "es");
     return r;
   }
@@ -129,6 +135,47 @@ TEST_F(PropertyTest, AddingAMeasurementNeverLowersTheUrgency) {
                                 (which == 3 && saved.temperature_c() == 0);
     if (!was_unmeasured) continue;
     ASSERT_GE(Level(r), before) << r.DebugString();
+  }
+}
+
+TEST_F(PropertyTest, AddingARiskFactorNeverLowersTheUrgency) {
+  Random rnd(37);
+  for (int i = 0; i < kIterations; ++i) {
+    v1::AssessLegSymptomsRequest r = rnd.Request();
+    const v1::Urgency before = Level(r);
+    r.add_risk_factors(rnd.RiskFactor());
+    ASSERT_GE(Level(r), before) << r.DebugString();
+  }
+}
+
+// Any leg sign of a clot with a major risk factor is at least URGENT, and names the risk factor.
+TEST_F(PropertyTest, ALegSignWithAMajorRiskFactorIsAtLeastUrgent) {
+  Random rnd(53);
+  const v1::SymptomKind kLegSigns[] = {
+      v1::SYMPTOM_KIND_LEG_SWELLING,        v1::SYMPTOM_KIND_LEG_TENDERNESS,
+      v1::SYMPTOM_KIND_LEG_WARMTH,          v1::SYMPTOM_KIND_LEG_REDNESS,
+      v1::SYMPTOM_KIND_PERSISTENT_LEG_PAIN, v1::SYMPTOM_KIND_PAINFUL_HARD_VEIN,
+      v1::SYMPTOM_KIND_MUSCLE_CRAMP};
+  const v1::RiskFactor kMajor[] = {
+      v1::RISK_FACTOR_PREVIOUS_VTE, v1::RISK_FACTOR_KNOWN_THROMBOPHILIA,
+      v1::RISK_FACTOR_RECENT_SURGERY, v1::RISK_FACTOR_IMMOBILITY_OR_LONG_TRAVEL};
+  for (int i = 0; i < kIterations; ++i) {
+    v1::AssessLegSymptomsRequest r = rnd.Request();
+    v1::Symptom* s = r.add_symptoms();
+    *s = rnd.Symptom();
+    s->set_kind(kLegSigns[rnd.Int(0, std::size(kLegSigns) - 1)]);
+    const v1::RiskFactor major = kMajor[rnd.Int(0, std::size(kMajor) - 1)];
+    r.add_risk_factors(major);
+    const v1::AssessLegSymptomsResponse a = engine_->Assess(r);
+    ASSERT_GE(a.urgency(), v1::URGENCY_URGENT) << r.DebugString();
+    if (a.urgency() == v1::URGENCY_URGENT) {
+      bool named = false;
+      for (const auto& h : a.rule_hits()) {
+        named |= std::find(h.risk_factors().begin(), h.risk_factors().end(), major) !=
+                 h.risk_factors().end();
+      }
+      ASSERT_TRUE(named) << r.DebugString();
+    }
   }
 }
 

@@ -1,5 +1,6 @@
-// Helpers shared by the triage tests: a compact way to write symptom lists in vignettes
-// ("swell:L tender:L sob!" = leg swelling left, tenderness left, sudden shortness of breath).
+// Helpers shared by the triage tests: a compact way to write reports in vignettes and in the
+// warning-sign vocabulary ("swell:L tender:L sob!" = leg swelling left, tenderness left, sudden
+// shortness of breath; "w32" / "pp3" / "?" pregnancy context; "bp=145/92 t=38.5 rf=vte" extras).
 #ifndef LEGWISE_TESTS_TRIAGE_TEST_UTIL_H_
 #define LEGWISE_TESTS_TRIAGE_TEST_UTIL_H_
 
@@ -9,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "legwise/triage/v1/triage.pb.h"
 
@@ -43,6 +45,11 @@ inline v1::SymptomKind KindFromShortName(absl::string_view name) {
       {"numb", v1::SYMPTOM_KIND_NUMBNESS_OR_WEAKNESS},
       {"cold", v1::SYMPTOM_KIND_COLD_OR_PALE_LEG},
       {"fever", v1::SYMPTOM_KIND_FEVER},
+      {"tingle", v1::SYMPTOM_KIND_LEG_NUMBNESS},
+      {"weak", v1::SYMPTOM_KIND_LEG_WEAKNESS},
+      {"unwell", v1::SYMPTOM_KIND_FEELING_VERY_UNWELL},
+      {"nofluids", v1::SYMPTOM_KIND_CANNOT_KEEP_FLUIDS_DOWN},
+      {"fit", v1::SYMPTOM_KIND_SEIZURE},
   };
   for (const auto& [n, k] : kNames) {
     if (n == name) return k;
@@ -75,6 +82,65 @@ inline void AddSymptoms(absl::string_view spec, v1::AssessLegSymptomsRequest* re
       token = token.substr(0, colon);
     }
     s->set_kind(KindFromShortName(token));
+  }
+}
+
+inline v1::RiskFactor RiskFromShortName(absl::string_view s) {
+  static const std::pair<absl::string_view, v1::RiskFactor> kNames[] = {
+      {"vte", v1::RISK_FACTOR_PREVIOUS_VTE},
+      {"thrombophilia", v1::RISK_FACTOR_KNOWN_THROMBOPHILIA},
+      {"bmi30", v1::RISK_FACTOR_BMI_30_OR_MORE},
+      {"ivf", v1::RISK_FACTOR_ASSISTED_CONCEPTION},
+      {"surgery", v1::RISK_FACTOR_RECENT_SURGERY},
+      {"immobile", v1::RISK_FACTOR_IMMOBILITY_OR_LONG_TRAVEL},
+      {"smoking", v1::RISK_FACTOR_SMOKING},
+      {"multiple", v1::RISK_FACTOR_MULTIPLE_PREGNANCY},
+      {"age35", v1::RISK_FACTOR_AGE_35_OR_MORE},
+  };
+  for (const auto& [n, r] : kNames) {
+    if (n == s) return r;
+  }
+  ADD_FAILURE() << "unknown risk factor short name " << s;
+  return v1::RISK_FACTOR_UNSPECIFIED;
+}
+
+// "w32" = 32 weeks pregnant, "pp3" = 3 weeks after birth, "?" = unknown.
+inline void ParseContext(absl::string_view s, v1::PregnancyContext* p) {
+  int n = 0;
+  if (s == "?") return;
+  if (absl::ConsumePrefix(&s, "pp") && absl::SimpleAtoi(s, &n)) {
+    p->set_postpartum_weeks(n);
+  } else if (absl::ConsumePrefix(&s, "w") && absl::SimpleAtoi(s, &n)) {
+    p->set_gestational_age_weeks(n);
+  } else {
+    ADD_FAILURE() << "bad context " << s;
+  }
+}
+
+// "bp=145/92 t=38.5 calf=2.5 rf=vte,bmi30" or "-".
+inline void ParseExtras(absl::string_view s, v1::AssessLegSymptomsRequest* r) {
+  if (s == "-") return;
+  for (absl::string_view token : absl::StrSplit(s, ' ', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(token, '=');
+    v1::Measurements* m = r->mutable_measurements();
+    float f = 0;
+    int a = 0, b = 0;
+    if (kv.first == "bp") {
+      std::pair<absl::string_view, absl::string_view> ab = absl::StrSplit(kv.second, '/');
+      EXPECT_TRUE(absl::SimpleAtoi(ab.first, &a) && absl::SimpleAtoi(ab.second, &b)) << token;
+      m->set_systolic_bp_mmhg(a);
+      m->set_diastolic_bp_mmhg(b);
+    } else if (kv.first == "t" && absl::SimpleAtof(kv.second, &f)) {
+      m->set_temperature_c(f);
+    } else if (kv.first == "calf" && absl::SimpleAtof(kv.second, &f)) {
+      m->set_calf_circumference_difference_cm(f);
+    } else if (kv.first == "rf") {
+      for (absl::string_view rf : absl::StrSplit(kv.second, ',')) {
+        r->add_risk_factors(RiskFromShortName(rf));
+      }
+    } else {
+      ADD_FAILURE() << "bad extra " << token;
+    }
   }
 }
 

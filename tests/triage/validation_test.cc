@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -131,6 +132,38 @@ TEST(ValidationTest, MeasurementsOutOfRange) {
     c.set(r.mutable_measurements());
     EXPECT_EQ(Paths(r), Paths_{c.path});
   }
+}
+
+// A diastolic at or above the systolic is a swapped or mistyped pair: both fields are named.
+TEST(ValidationTest, DiastolicNotBelowSystolic) {
+  for (std::pair<int, int> bp : {std::pair{80, 120}, {120, 120}, {90, 140}, {110, 110}}) {
+    auto r = Valid();
+    r.mutable_measurements()->set_systolic_bp_mmhg(bp.first);
+    r.mutable_measurements()->set_diastolic_bp_mmhg(bp.second);
+    EXPECT_EQ(Paths(r), (Paths_{"measurements.systolic_bp_mmhg", "measurements.diastolic_bp_mmhg"}))
+        << bp.first << "/" << bp.second;
+  }
+  // One value alone is allowed (either can be given without the other).
+  auto r = Valid();
+  r.mutable_measurements()->set_systolic_bp_mmhg(0);
+  r.mutable_measurements()->set_diastolic_bp_mmhg(115);
+  EXPECT_TRUE(Paths(r).empty());
+  r.mutable_measurements()->set_systolic_bp_mmhg(121);
+  r.mutable_measurements()->set_diastolic_bp_mmhg(120);
+  EXPECT_TRUE(Paths(r).empty());
+}
+
+TEST(ValidationTest, RiskFactors) {
+  auto r = Valid();
+  r.add_risk_factors(v1::RISK_FACTOR_PREVIOUS_VTE);
+  r.add_risk_factors(v1::RISK_FACTOR_PREVIOUS_VTE);  // a repeat is allowed (counts once)
+  EXPECT_TRUE(Paths(r).empty());
+  r.add_risk_factors(v1::RISK_FACTOR_UNSPECIFIED);
+  r.add_risk_factors(static_cast<v1::RiskFactor>(999));
+  EXPECT_EQ(Paths(r), (Paths_{"risk_factors[2]", "risk_factors[3]"}));
+  r.clear_risk_factors();
+  for (int i = 0; i <= kMaxRiskFactors; ++i) r.add_risk_factors(v1::RISK_FACTOR_SMOKING);
+  EXPECT_EQ(Paths(r), Paths_{"risk_factors"});
 }
 
 TEST(ValidationTest, RequestIdTooLongOrNotPrintable) {

@@ -113,6 +113,30 @@ FieldViolations ValidateAssessRequest(const v1::AssessLegSymptomsRequest& reques
   if (!ZeroOrIn(m.temperature_c(), 30.0f, 45.0f)) {
     v.Add("measurements.temperature_c", "must be 0 (not measured) or 30..45");
   }
+  // A reading whose diastolic is not below its systolic is a swapped or mistyped pair: refuse it
+  // rather than guess which value is wrong.
+  // (Checked only when each value is in range on its own; otherwise that is the problem named.)
+  if (m.systolic_bp_mmhg() != 0 && m.diastolic_bp_mmhg() != 0 &&
+      ZeroOrIn(m.systolic_bp_mmhg(), 50, 300) && ZeroOrIn(m.diastolic_bp_mmhg(), 20, 200) &&
+      m.diastolic_bp_mmhg() >= m.systolic_bp_mmhg()) {
+    const std::string kWhy =
+        "diastolic_bp_mmhg must be below systolic_bp_mmhg (are the two values swapped?)";
+    v.Add("measurements.systolic_bp_mmhg", kWhy);
+    v.Add("measurements.diastolic_bp_mmhg", kWhy);
+  }
+
+  if (request.risk_factors_size() > kMaxRiskFactors) {
+    v.Add("risk_factors", absl::StrCat("at most ", kMaxRiskFactors, " risk factors"));
+  } else {
+    for (int i = 0; i < request.risk_factors_size(); ++i) {
+      const int r = request.risk_factors(i);
+      if (r == v1::RISK_FACTOR_UNSPECIFIED) {
+        v.Add(absl::StrCat("risk_factors[", i, "]"), "is required (RISK_FACTOR_UNSPECIFIED)");
+      } else if (!v1::RiskFactor_IsValid(r)) {
+        v.Add(absl::StrCat("risk_factors[", i, "]"), "is not a known RiskFactor");
+      }
+    }
+  }
 
   CheckLocale(request.locale(), &v);
   return v;

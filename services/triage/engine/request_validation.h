@@ -12,6 +12,8 @@ namespace legwise::triage {
 
 // At most this many symptoms in one request (the engine's cost is bounded by it).
 inline constexpr int kMaxSymptoms = 32;
+// At most this many risk factors per request (more than there are kinds; a repeat counts once).
+inline constexpr int kMaxRiskFactors = 16;
 // At most this many characters in request_id.
 inline constexpr int kMaxRequestIdLength = 128;
 // At most this many characters in a locale tag.
@@ -25,7 +27,9 @@ bool IsWellFormedLanguageTag(absl::string_view tag);
 // Every problem with an AssessLegSymptomsRequest: no symptoms or more than kMaxSymptoms, a kind
 // that is unspecified or not a known enum number, an unknown side or site number, a severity
 // outside 0..10, pregnancy weeks out of range or both set, measurements out of range (or NaN), a
-// request_id too long or not printable ASCII, a malformed locale. Empty when the request is valid.
+// diastolic at or above the systolic (both fields named), more than kMaxRiskFactors risk factors or
+// an unspecified or unknown one, a request_id too long or not printable ASCII, a malformed locale.
+// Empty when the request is valid.
 FieldViolations ValidateAssessRequest(const v1::AssessLegSymptomsRequest& request);
 
 // Every problem with a GetRuleSetRequest (a malformed locale).

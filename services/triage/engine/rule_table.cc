@@ -67,7 +67,7 @@ absl::StatusOr<Requirement> CompileRequirement(const engine::v1::Requirement& r,
       if (!v1::SymptomKind_IsValid(k) || k == v1::SYMPTOM_KIND_UNSPECIFIED) {
         return Bad(where, absl::StrCat("invalid symptom kind ", k));
       }
-      m.kinds |= 1u << k;
+      m.kinds.set(k);
     }
     auto sides = SidesOf(s.side());
     if (!sides.ok()) return Bad(where, sides.status().message());
@@ -90,9 +90,24 @@ absl::StatusOr<Requirement> CompileRequirement(const engine::v1::Requirement& r,
     if (!engine::v1::Period_IsValid(p) || p == engine::v1::PERIOD_UNSPECIFIED) {
       return Bad(where, "invalid period");
     }
-    out.periods |= PeriodBit(static_cast<Period>(p));
+    out.periods.set(p);
   }
-  if (out.symptoms.empty() && out.measurements.empty() && out.periods == 0) {
+  for (const auto& f : r.risk_factor()) {
+    RiskMatcher m;
+    if (f.kind().empty()) return Bad(where, "risk factor finding without a kind");
+    for (int k : f.kind()) {
+      if (!v1::RiskFactor_IsValid(k) || k == v1::RISK_FACTOR_UNSPECIFIED) {
+        return Bad(where, absl::StrCat("invalid risk factor ", k));
+      }
+      m.kinds.set(k);
+    }
+    if (f.at_least() < 0 || static_cast<size_t>(f.at_least()) > m.kinds.count()) {
+      return Bad(where, "risk factor at_least is more than the kinds listed");
+    }
+    m.at_least = std::max(1, f.at_least());
+    out.risks.push_back(m);
+  }
+  if (out.symptoms.empty() && out.measurements.empty() && out.risks.empty() && out.periods.none()) {
     return Bad(where, "a `require` line without any alternative");
   }
   return out;
@@ -122,35 +137,26 @@ bool ValidRuleId(absl::string_view id) {
 
 }  // namespace
 
-uint32_t PeriodsOf(const v1::PregnancyContext& pregnancy) {
+PeriodSet RuleTable::PeriodsOf(const v1::PregnancyContext& pregnancy) const {
   const int g = pregnancy.gestational_age_weeks();
   const int pp = pregnancy.postpartum_weeks();
-  uint32_t mask = 0;
-  if (g <= 0 && pp <= 0) {
-    mask |= PeriodBit(engine::v1::PERIOD_CONTEXT_UNKNOWN) |
-            PeriodBit(engine::v1::PERIOD_PRE_ECLAMPSIA_WINDOW);
-    return mask;
+  const bool unknown = g <= 0 && pp <= 0;
+  PeriodSet out;
+  for (size_t p = 0; p < periods_.size(); ++p) {
+    const CompiledPeriod& d = periods_[p];
+    if (!d.defined) continue;
+    // Both set is rejected by validation; if it ever came here, both readings count, which can only
+    // add periods (and so rules).
+    if ((unknown && d.context_unknown) ||
+        (g > 0 && g >= d.gestational_min && g <= d.gestational_max) ||
+        (pp > 0 && pp >= d.postpartum_min && pp <= d.postpartum_max)) {
+      out.set(p);
+    }
   }
-  if (pp > 0) {
-    // Both set is rejected by validation; if it ever came here, postpartum wins and the window
-    // check below still errs on the dangerous side.
-    mask |= PeriodBit(engine::v1::PERIOD_POSTPARTUM);
-    if (pp <= 6) mask |= PeriodBit(engine::v1::PERIOD_PRE_ECLAMPSIA_WINDOW);
-    if (g >= 20) mask |= PeriodBit(engine::v1::PERIOD_PRE_ECLAMPSIA_WINDOW);
-    return mask;
-  }
-  if (g < 14) {
-    mask |= PeriodBit(engine::v1::PERIOD_FIRST_TRIMESTER);
-  } else if (g < 28) {
-    mask |= PeriodBit(engine::v1::PERIOD_SECOND_TRIMESTER);
-  } else {
-    mask |= PeriodBit(engine::v1::PERIOD_THIRD_TRIMESTER);
-  }
-  if (g >= 20) mask |= PeriodBit(engine::v1::PERIOD_PRE_ECLAMPSIA_WINDOW);
-  return mask;
+  return out;
 }
 
-void BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts) {
+void RuleTable::BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts) const {
   facts->symptoms.clear();
   for (const v1::Symptom& s : request.symptoms()) {
     bool merged = false;
@@ -176,16 +182,31 @@ void BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts) {
       static_cast<float>(m.diastolic_bp_mmhg());
   facts->measurements[engine::v1::MEASUREMENT_FIELD_TEMPERATURE_C] = m.temperature_c();
   facts->periods = PeriodsOf(request.pregnancy());
+  facts->risks.reset();
+  for (int r : request.risk_factors()) {
+    if (r > 0 && static_cast<size_t>(r) < facts->risks.size()) facts->risks.set(r);
+  }
 }
 
+namespace {
+
+bool Holds(const RiskMatcher& m, const Facts& facts) {
+  return (m.kinds & facts.risks).count() >= static_cast<size_t>(m.at_least);
+}
+
+}  // namespace
+
 bool Holds(const Requirement& requirement, const Facts& facts) {
-  if ((requirement.periods & facts.periods) != 0) return true;
+  if ((requirement.periods & facts.periods).any()) return true;
   for (const MeasurementMatcher& m : requirement.measurements) {
     if (facts.measurements[m.field] >= m.at_least) return true;
   }
+  for (const RiskMatcher& m : requirement.risks) {
+    if (Holds(m, facts)) return true;
+  }
   for (const SymptomMatcher& m : requirement.symptoms) {
     for (const Facts::Symptom& s : facts.symptoms) {
-      if ((m.kinds >> s.kind & 1u) && (m.sides >> s.side & 1u) && (!m.sudden || s.sudden) &&
+      if (m.kinds.test(s.kind) && (m.sides >> s.side & 1u) && (!m.sudden || s.sudden) &&
           s.severity >= m.min_severity) {
         return true;
       }
@@ -206,6 +227,20 @@ bool RuleTable::Fires(int index, const Facts& facts) const {
     if (Holds(p, facts)) return true;
   }
   return false;
+}
+
+RiskSet RuleTable::RisksCounted(int index, const Facts& facts) const {
+  RiskSet out;
+  if (facts.risks.none()) return out;
+  for (const Pattern& p : rules_[index].patterns) {
+    if (!Holds(p, facts)) continue;
+    for (const Requirement& r : p) {
+      for (const RiskMatcher& m : r.risks) {
+        if (Holds(m, facts)) out |= m.kinds & facts.risks;
+      }
+    }
+  }
+  return out;
 }
 
 int RuleTable::RuleIndex(absl::string_view id) const {
@@ -277,9 +312,11 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
       choice.coding.set_system(code.system());
       choice.coding.set_code(code.code());
       choice.coding.set_display(code.display());
-      if (code.period() != engine::v1::PERIOD_UNSPECIFIED) {
-        if (!engine::v1::Period_IsValid(code.period())) return Bad(where, "invalid period");
-        choice.period_mask = PeriodBit(code.period());
+      for (int p : code.period()) {
+        if (!engine::v1::Period_IsValid(p) || p == engine::v1::PERIOD_UNSPECIFIED) {
+          return Bad(where, "invalid period");
+        }
+        choice.periods.set(p);
       }
       if (!v1::Side_IsValid(code.side())) return Bad(where, "invalid side");
       choice.side = code.side();
@@ -289,6 +326,83 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
         choice.choice = it->second;
       }
       cc.codes.push_back(std::move(choice));
+    }
+    for (int k : c.side_kinds()) {
+      if (!v1::SymptomKind_IsValid(k) || k == v1::SYMPTOM_KIND_UNSPECIFIED) {
+        return Bad(where, "invalid side kind");
+      }
+      cc.side_kinds.set(k);
+    }
+    if (cc.side_kinds.none() &&
+        std::any_of(cc.codes.begin(), cc.codes.end(),
+                    [](const CodeChoice& x) { return x.side != v1::SIDE_UNSPECIFIED; })) {
+      return Bad(where, "side-specific codes need side_kinds");
+    }
+  }
+
+  // Periods.
+  for (const auto& p : def.periods()) {
+    const std::string where = absl::StrCat("period ", engine::v1::Period_Name(p.period()));
+    if (!engine::v1::Period_IsValid(p.period()) || p.period() == engine::v1::PERIOD_UNSPECIFIED) {
+      return Bad(where, "invalid period");
+    }
+    CompiledPeriod& cp = periods_[p.period()];
+    if (cp.defined) return Bad(where, "defined twice");
+    cp.defined = true;
+    auto range = [&](const engine::v1::WeekRange& r, int lo, int hi, int* min,
+                     int* max) -> absl::Status {
+      if (r.min() == 0 && r.max() == 0) return absl::OkStatus();
+      if (r.min() < lo || r.max() > hi || r.min() > r.max()) {
+        return Bad(where, absl::StrCat("week range must be within ", lo, "..", hi));
+      }
+      *min = r.min();
+      *max = r.max();
+      return absl::OkStatus();
+    };
+    if (absl::Status s =
+            range(p.gestational_weeks(), 1, 45, &cp.gestational_min, &cp.gestational_max);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = range(p.postpartum_weeks(), 1, 52, &cp.postpartum_min, &cp.postpartum_max);
+        !s.ok()) {
+      return s;
+    }
+    cp.context_unknown = p.context_unknown();
+    if (!cp.context_unknown && cp.gestational_max < 0 && cp.postpartum_max < 0) {
+      return Bad(where, "covers no context");
+    }
+  }
+  auto period_defined = [&](const PeriodSet& set) {
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (set.test(i) && !periods_[i].defined) return false;
+    }
+    return true;
+  };
+  for (const CompiledCondition& cc : conditions_) {
+    for (const CodeChoice& code : cc.codes) {
+      if (!period_defined(code.periods)) {
+        return Bad(absl::StrCat("condition ", v1::Condition_Name(cc.condition)),
+                   "a code names a period that `periods` does not define");
+      }
+    }
+  }
+
+  // Risk factor names: every risk factor has one.
+  for (const auto& n : def.risk_factor_names()) {
+    const std::string where = absl::StrCat("risk factor ", v1::RiskFactor_Name(n.kind()));
+    if (!v1::RiskFactor_IsValid(n.kind()) || n.kind() == v1::RISK_FACTOR_UNSPECIFIED) {
+      return Bad(where, "invalid risk factor");
+    }
+    if (!risk_factor_names_[n.kind()][0].empty()) return Bad(where, "named twice");
+    auto t = CompileText(n.name(), where);
+    if (!t.ok()) return t.status();
+    risk_factor_names_[n.kind()] = *std::move(t);
+  }
+  for (int k = v1::RiskFactor_MIN + 1; k <= v1::RiskFactor_MAX; ++k) {
+    if (v1::RiskFactor_IsValid(k) && risk_factor_names_[k][0].empty()) {
+      return Bad(absl::StrCat("risk factor ", v1::RiskFactor_Name(static_cast<v1::RiskFactor>(k))),
+                 "has no name");
     }
   }
 
@@ -322,6 +436,10 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
       if (p.require().empty()) return Bad(where, "empty pattern (it would always fire)");
       auto cp = CompilePattern(p.require(), where);
       if (!cp.ok()) return cp.status();
+      for (const Requirement& req : *cp) {
+        if (!period_defined(req.periods))
+          return Bad(where, "a period that `periods` does not define");
+      }
       cr.patterns.push_back(*std::move(cp));
     }
     if (r.unless_level_at_least() != v1::URGENCY_UNSPECIFIED) {
@@ -380,6 +498,10 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
       CompiledAskWhen ca;
       auto p = CompilePattern(a.require(), where);
       if (!p.ok()) return p.status();
+      for (const Requirement& req : *p) {
+        if (!period_defined(req.periods))
+          return Bad(where, "a period that `periods` does not define");
+      }
       ca.require = *std::move(p);
       for (const std::string& id : a.rule_fired()) {
         auto it = ids.find(id);
@@ -406,7 +528,7 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
         if (!v1::SymptomKind_IsValid(k) || k == v1::SYMPTOM_KIND_UNSPECIFIED) {
           return Bad(where, "invalid not_reported kind");
         }
-        ca.not_reported_kinds |= 1u << k;
+        ca.not_reported_kinds.set(k);
       }
       cf.ask_when.push_back(std::move(ca));
     }
@@ -414,6 +536,30 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
     if (!t.ok()) return t.status();
     cf.text = *std::move(t);
     follow_ups_.push_back(std::move(cf));
+  }
+
+  // LEFt.
+  {
+    const auto& l = def.left_score();
+    if (!v1::Condition_IsValid(l.condition()) || condition(l.condition()) == nullptr) {
+      return Bad("left_score", "condition has no `conditions` entry");
+    }
+    left_score_.condition = l.condition();
+    for (int k : l.leg_kinds()) {
+      if (!v1::SymptomKind_IsValid(k) || k == v1::SYMPTOM_KIND_UNSPECIFIED) {
+        return Bad("left_score", "invalid leg kind");
+      }
+      left_score_.leg_kinds.set(k);
+    }
+    if (left_score_.leg_kinds.none()) return Bad("left_score", "no leg_kinds");
+    if (!(l.edema_at_least_cm() > 0)) return Bad("left_score", "edema_at_least_cm must be > 0");
+    left_score_.edema_at_least_cm = l.edema_at_least_cm();
+    if (!engine::v1::Period_IsValid(l.first_trimester()) ||
+        !periods_[l.first_trimester()].defined ||
+        l.first_trimester() == engine::v1::PERIOD_UNSPECIFIED) {
+      return Bad("left_score", "first_trimester must be a defined period");
+    }
+    left_score_.first_trimester = l.first_trimester();
   }
 
   // Summaries.
@@ -444,11 +590,10 @@ absl::Status RuleTable::Compile(const engine::v1::RuleSetDef& def) {
 absl::Status RuleTable::CheckCoverage() const {
   // Every symptom kind, reported alone on any side, in any pregnancy context, must make some rule
   // fire: no report ever gets "no urgency".
-  v1::PregnancyContext contexts[5];
-  contexts[1].set_gestational_age_weeks(10);
-  contexts[2].set_gestational_age_weeks(30);
-  contexts[3].set_postpartum_weeks(3);
-  contexts[4].set_postpartum_weeks(30);
+  // Every week of pregnancy and after birth, and unknown.
+  std::vector<v1::PregnancyContext> contexts(1);
+  for (int g = 1; g <= 45; ++g) contexts.emplace_back().set_gestational_age_weeks(g);
+  for (int pp = 1; pp <= 52; ++pp) contexts.emplace_back().set_postpartum_weeks(pp);
   Facts facts;
   facts.symptoms.resize(1);
   for (const v1::PregnancyContext& ctx : contexts) {

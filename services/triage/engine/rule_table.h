@@ -5,6 +5,7 @@
 #define LEGWISE_SERVICES_TRIAGE_ENGINE_RULE_TABLE_H_
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,17 +26,16 @@ inline constexpr int kNumLangs = 2;
 // A text in every served language.
 using LocalText = std::array<std::string, kNumLangs>;
 
-// Bit for a legwise.triage.engine.v1.Period value in a period mask.
-constexpr uint32_t PeriodBit(engine::v1::Period p) { return 1u << static_cast<int>(p); }
+// Sets of symptom kinds, risk factors and pregnancy periods, sized by their enums (so a new enum
+// value needs no code change here).
+using KindSet = std::bitset<v1::SymptomKind_ARRAYSIZE>;
+using RiskSet = std::bitset<v1::RiskFactor_ARRAYSIZE>;
+using PeriodSet = std::bitset<engine::v1::Period_ARRAYSIZE>;
 
-// The pregnancy periods that hold for a PregnancyContext, as a mask of PeriodBit()s. Unknown weeks
-// (both fields 0) count as inside the pre-eclampsia window: the dangerous reading.
-uint32_t PeriodsOf(const v1::PregnancyContext& pregnancy);
-
-// One symptom alternative, compiled: a symptom matches when its kind bit is in `kinds`, its side
-// bit in `sides`, it is sudden if `sudden` is required and its severity is at least `min_severity`.
+// One symptom alternative, compiled: a symptom matches when its kind is in `kinds`, its side bit in
+// `sides`, it is sudden if `sudden` is required and its severity is at least `min_severity`.
 struct SymptomMatcher {
-  uint32_t kinds = 0;
+  KindSet kinds;
   uint8_t sides = 0;
   bool sudden = false;
   int32_t min_severity = 0;
@@ -47,11 +47,18 @@ struct MeasurementMatcher {
   float at_least = 0;
 };
 
+// One risk-factor alternative: at least `at_least` of `kinds` are present.
+struct RiskMatcher {
+  RiskSet kinds;
+  int at_least = 1;
+};
+
 // One requirement: holds when ANY alternative holds.
 struct Requirement {
   std::vector<SymptomMatcher> symptoms;
   std::vector<MeasurementMatcher> measurements;
-  uint32_t periods = 0;  // PeriodBit mask
+  std::vector<RiskMatcher> risks;
+  PeriodSet periods;
 };
 
 // One pattern (a combination of findings): holds when ALL requirements hold.
@@ -60,7 +67,7 @@ using Pattern = std::vector<Requirement>;
 // A code that may be given for a condition.
 struct CodeChoice {
   v1::Coding coding;
-  uint32_t period_mask = 0;              // 0 = any period
+  PeriodSet periods;                     // none = any period
   v1::Side side = v1::SIDE_UNSPECIFIED;  // UNSPECIFIED = any side
   int choice = -1;                       // index of the choice group, -1 = none
 };
@@ -85,6 +92,23 @@ struct CompiledCondition {
   LocalText name;
   std::vector<CodeChoice> codes;
   int num_choices = 0;
+  KindSet side_kinds;  // the condition's own signs, whose side chooses side-specific codes
+};
+
+// A compiled period: which pregnancy contexts it covers.
+struct CompiledPeriod {
+  bool defined = false;
+  int gestational_min = 0, gestational_max = -1;  // empty when max < min
+  int postpartum_min = 0, postpartum_max = -1;
+  bool context_unknown = false;
+};
+
+// The compiled LEFt score definition.
+struct CompiledLeftScore {
+  v1::Condition condition = v1::CONDITION_UNSPECIFIED;
+  KindSet leg_kinds;
+  float edema_at_least_cm = 0;
+  engine::v1::Period first_trimester = engine::v1::PERIOD_UNSPECIFIED;
 };
 
 // A compiled follow-up trigger: ALL set parts must hold.
@@ -94,7 +118,7 @@ struct CompiledAskWhen {
   std::vector<int> rule_not_fired;  // none of
   std::vector<int> not_measured;    // Facts::measurements indices, all unmeasured
   v1::Urgency level_below = v1::URGENCY_UNSPECIFIED;
-  uint32_t not_reported_kinds = 0;
+  KindSet not_reported_kinds;
 };
 
 // A compiled follow-up question.
@@ -116,12 +140,9 @@ struct Facts {
   absl::InlinedVector<Symptom, 16> symptoms;
   // Indexed by engine::v1::MeasurementField; 0 = not measured.
   std::array<float, 5> measurements{};
-  uint32_t periods = 0;
+  PeriodSet periods;
+  RiskSet risks;
 };
-
-// Builds the facts from a (validated) request: merges symptoms with the same kind, side and site
-// (highest severity; sudden if either was) and keeps them in first-seen order.
-void BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts);
 
 // True when the requirement / pattern holds for `facts`.
 bool Holds(const Requirement& requirement, const Facts& facts);
@@ -134,12 +155,19 @@ class RuleTable {
   // the text does not parse or breaks a safety property: a rule without a pattern, a condition or a
   // source; a missing translation; an `unless_level_at_least` not above the rule's level; an
   // `unless_rules` target less urgent than the rule or a cycle of them; an unknown rule id; a
-  // symptom kind that, reported alone on some side, fires no rule.
+  // period used but not defined; a risk factor without a name; a symptom kind that, reported alone
+  // on some side in some pregnancy context, fires no rule.
   static absl::StatusOr<std::shared_ptr<const RuleTable>> FromText(absl::string_view text);
   // Reads `path` and calls FromText.
   static absl::StatusOr<std::shared_ptr<const RuleTable>> FromFile(const std::string& path);
   // The table embedded in the binary at build time.
   static absl::StatusOr<std::shared_ptr<const RuleTable>> Builtin();
+
+  // The pregnancy periods that hold for a context, from the table's period definitions.
+  PeriodSet PeriodsOf(const v1::PregnancyContext& pregnancy) const;
+  // Builds the facts from a (validated) request: merges symptoms with the same kind, side and site
+  // (highest severity; sudden if either was) and keeps them in first-seen order.
+  void BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts) const;
 
   // The version string of the table ("2026.11.1").
   const std::string& version() const { return version_; }
@@ -153,11 +181,20 @@ class RuleTable {
   const std::string& summary(v1::Urgency level, v1::Condition condition, Lang lang) const {
     return summary_sentences_[level][condition][static_cast<int>(lang)];
   }
+  // The LEFt score definition.
+  const CompiledLeftScore& left_score() const { return left_score_; }
+  // The name of a risk factor in `lang` ("" for one without a name).
+  const std::string& risk_factor_name(v1::RiskFactor r, Lang lang) const {
+    return risk_factor_names_[r][static_cast<int>(lang)];
+  }
   // Index of a rule by id, -1 when absent.
   int RuleIndex(absl::string_view id) const;
 
   // True when rule `index` fires for `facts`.
   bool Fires(int index, const Facts& facts) const;
+  // The risk factors that made rule `index` fire: those present in a risk-factor finding of a
+  // pattern that holds.
+  RiskSet RisksCounted(int index, const Facts& facts) const;
 
   // The public view of the table for GetRuleSet, texts in `lang`.
   void Describe(Lang lang, v1::GetRuleSetResponse* out) const;
@@ -171,6 +208,9 @@ class RuleTable {
   std::vector<CompiledRule> rules_;
   std::vector<CompiledCondition> conditions_;  // indexed by v1::Condition value
   std::vector<CompiledFollowUp> follow_ups_;
+  std::array<CompiledPeriod, engine::v1::Period_ARRAYSIZE> periods_;
+  CompiledLeftScore left_score_;
+  std::array<LocalText, v1::RiskFactor_ARRAYSIZE> risk_factor_names_;
   std::array<std::array<std::string, kNumLangs>, 5> summaries_;  // by Urgency value
   // [Urgency][Condition][Lang]
   std::array<std::array<LocalText, v1::Condition_ARRAYSIZE>, 5> summary_sentences_;

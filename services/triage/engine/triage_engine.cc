@@ -6,36 +6,26 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
 namespace legwise::triage {
 namespace {
 
-// Kinds that are felt in a leg (for the LEFt "L" and for side-specific codes).
-constexpr uint32_t kLegKinds =
-    (1u << v1::SYMPTOM_KIND_MUSCLE_CRAMP) | (1u << v1::SYMPTOM_KIND_PERSISTENT_LEG_PAIN) |
-    (1u << v1::SYMPTOM_KIND_LEG_SWELLING) | (1u << v1::SYMPTOM_KIND_LEG_TENDERNESS) |
-    (1u << v1::SYMPTOM_KIND_LEG_WARMTH) | (1u << v1::SYMPTOM_KIND_LEG_REDNESS) |
-    (1u << v1::SYMPTOM_KIND_PAINFUL_HARD_VEIN) | (1u << v1::SYMPTOM_KIND_NUMBNESS_OR_WEAKNESS) |
-    (1u << v1::SYMPTOM_KIND_COLD_OR_PALE_LEG);
-
-// LEFt "E": calf circumference difference of at least 2 cm (Chan et al. 2009).
-constexpr float kLeftEdemaCm = 2.0f;
-
-// The side all leg symptoms are on: LEFT or RIGHT when every one is on that side, else UNSPECIFIED.
-v1::Side LegSide(const Facts& facts) {
-  v1::Side side = v1::SIDE_UNSPECIFIED;
-  bool first = true;
+// The side a condition's own signs are on: LEFT or RIGHT when every one is on that side, BOTH when
+// they are on both legs (reported as both, or some left and some right), else UNSPECIFIED (no sign,
+// or a side unknown). Other symptoms (a cramp in the other leg) do not count.
+v1::Side SignSide(const Facts& facts, const KindSet& kinds) {
+  bool left = false, right = false, unknown = false;
   for (const Facts::Symptom& s : facts.symptoms) {
-    if (!(kLegKinds >> s.kind & 1u)) continue;
-    if (first) {
-      side = s.side;
-      first = false;
-    } else if (s.side != side) {
-      return v1::SIDE_UNSPECIFIED;
-    }
+    if (!kinds.test(s.kind)) continue;
+    left |= s.side == v1::SIDE_LEFT || s.side == v1::SIDE_BOTH;
+    right |= s.side == v1::SIDE_RIGHT || s.side == v1::SIDE_BOTH;
+    unknown |= s.side == v1::SIDE_UNSPECIFIED;
   }
-  return (side == v1::SIDE_LEFT || side == v1::SIDE_RIGHT) ? side : v1::SIDE_UNSPECIFIED;
+  if (unknown || (!left && !right)) return v1::SIDE_UNSPECIFIED;
+  if (left && right) return v1::SIDE_BOTH;
+  return left ? v1::SIDE_LEFT : v1::SIDE_RIGHT;
 }
 
 template <typename Fired>
@@ -52,10 +42,8 @@ bool AskWhenHolds(const CompiledAskWhen& a, const Facts& facts, const Fired& fir
   for (int m : a.not_measured) {
     if (facts.measurements[m] != 0) return false;
   }
-  if (a.not_reported_kinds != 0) {
-    for (const Facts::Symptom& s : facts.symptoms) {
-      if (a.not_reported_kinds >> s.kind & 1u) return false;
-    }
+  for (const Facts::Symptom& s : facts.symptoms) {
+    if (a.not_reported_kinds.test(s.kind)) return false;
   }
   return Holds(a.require, facts);
 }
@@ -82,7 +70,7 @@ void TriageEngine::Assess(const v1::AssessLegSymptomsRequest& request,
   const int l = static_cast<int>(lang);
 
   Facts facts;
-  BuildFacts(request, &facts);
+  t.BuildFacts(request, &facts);
 
   // 1. Every rule is evaluated; the urgency is the highest level that fired.
   absl::InlinedVector<bool, 64> fired(n, false);
@@ -116,8 +104,7 @@ void TriageEngine::Assess(const v1::AssessLegSymptomsRequest& request,
   if (level == v1::URGENCY_UNSPECIFIED) level = v1::URGENCY_ROUTINE;
   out->set_urgency(level);
 
-  const v1::Side leg_side = LegSide(facts);
-  bool dvt = false;
+  bool left_condition = false;
   for (int i : shown) {
     const CompiledRule& r = rules[i];
     v1::RuleHit* hit = out->add_rule_hits();
@@ -125,6 +112,18 @@ void TriageEngine::Assess(const v1::AssessLegSymptomsRequest& request,
     hit->set_urgency(r.level);
     hit->set_explanation(r.explanation[l]);
     for (const std::string& s : r.sources) hit->add_sources(s);
+    // Name the risk factors that made it fire, in the explanation too.
+    if (const RiskSet risks = t.RisksCounted(i, facts); risks.any()) {
+      std::string names;
+      for (size_t k = 0; k < risks.size(); ++k) {
+        if (!risks.test(k)) continue;
+        hit->add_risk_factors(static_cast<v1::RiskFactor>(k));
+        absl::StrAppend(&names, names.empty() ? "" : ", ",
+                        t.risk_factor_name(static_cast<v1::RiskFactor>(k), lang));
+      }
+      absl::StrAppend(hit->mutable_explanation(),
+                      lang == Lang::kEs ? " Cuenta: " : " Counted: ", names, ".");
+    }
 
     for (v1::Condition c : r.conditions) {
       v1::SuspectedCondition* sc = nullptr;
@@ -140,16 +139,17 @@ void TriageEngine::Assess(const v1::AssessLegSymptomsRequest& request,
         sc->set_condition(c);
         sc->set_topic_id(cc->topic_id);
         absl::InlinedVector<bool, 8> chosen(cc->num_choices, false);
+        const v1::Side side = SignSide(facts, cc->side_kinds);
         for (const CodeChoice& code : cc->codes) {
-          if (code.period_mask != 0 && (code.period_mask & facts.periods) == 0) continue;
-          if (code.side != v1::SIDE_UNSPECIFIED && code.side != leg_side) continue;
+          if (code.periods.any() && (code.periods & facts.periods).none()) continue;
+          if (code.side != v1::SIDE_UNSPECIFIED && code.side != side) continue;
           if (code.choice >= 0) {
             if (chosen[code.choice]) continue;
             chosen[code.choice] = true;
           }
           *sc->add_codes() = code.coding;
         }
-        if (c == v1::CONDITION_DEEP_VEIN_THROMBOSIS) dvt = true;
+        if (c == t.left_score().condition) left_condition = true;
       }
       sc->add_rule_ids(r.id);
     }
@@ -159,16 +159,18 @@ void TriageEngine::Assess(const v1::AssessLegSymptomsRequest& request,
     sc->set_condition(v1::CONDITION_NEEDS_ASSESSMENT);
   }
 
-  // 3. LEFt score, whenever DVT is suspected. Reported only; it never changes the urgency.
-  if (dvt) {
+  // 3. LEFt score, whenever its condition (DVT) is suspected. Reported only; it never changes the
+  // urgency. "L" looks only at the condition's leg signs.
+  if (left_condition) {
+    const CompiledLeftScore& def = t.left_score();
     v1::LeftScore* left = out->mutable_left_score();
     left->set_evaluated(true);
     for (const Facts::Symptom& s : facts.symptoms) {
-      if ((kLegKinds >> s.kind & 1u) && s.side == v1::SIDE_LEFT) left->set_left_leg(true);
+      if (def.leg_kinds.test(s.kind) && s.side == v1::SIDE_LEFT) left->set_left_leg(true);
     }
     left->set_edema(facts.measurements[engine::v1::MEASUREMENT_FIELD_CALF_DIFFERENCE_CM] >=
-                    kLeftEdemaCm);
-    left->set_first_trimester((facts.periods & PeriodBit(engine::v1::PERIOD_FIRST_TRIMESTER)) != 0);
+                    def.edema_at_least_cm);
+    left->set_first_trimester(facts.periods.test(def.first_trimester));
     left->set_total(int{left->left_leg()} + int{left->edema()} + int{left->first_trimester()});
   }
 
