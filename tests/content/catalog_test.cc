@@ -197,6 +197,44 @@ TEST(CatalogChecksTest, MissingNudgeTextAndStrayFileAreProblems) {
   EXPECT_TRUE(AnyContains(p, "fr/leg-cramps.textproto: not index.textproto"));
 }
 
+// Care levels are what the agreement test with triage reads: they must be where they belong, name
+// their warning signs, and agree across locales.
+TEST(CatalogChecksTest, CareLevelsAndWarningSignsAreChecked) {
+  CatalogFiles files = EmbeddedCatalogFileMap();
+  // A care level outside the when-to-get-help section.
+  std::string& en = files["en/leg-cramps.textproto"];
+  en = absl::StrReplaceAll(en,
+                           {{"    tip_id: \"eat-bananas\"\n",
+                             "    tip_id: \"eat-bananas\"\n    care_level: CARE_LEVEL_ROUTINE\n"}});
+  // An urgent tip without its signs, in Spanish only (so the locales disagree too).
+  std::string& es = files["es/hydration.textproto"];
+  es = absl::StrReplaceAll(es, {{"    warning_signs: \"cannot_keep_fluids_down\"\n", ""}});
+  // A malformed sign id.
+  std::string& sw = files["en/swelling.textproto"];
+  sw = absl::StrReplaceAll(
+      sw, {{"warning_signs: \"bothersome_swelling\"", "warning_signs: \"Bothersome swelling\""}});
+  // A postpartum window on a trimester note.
+  files[std::string(kIndexPath)] =
+      absl::StrReplaceAll(files[std::string(kIndexPath)],
+                          {{"note_id: \"second-trimester\"\n",
+                            "note_id: \"second-trimester\"\n  max_postpartum_weeks: 6\n"}});
+  std::vector<std::string> p = ProblemsOf(files);
+  EXPECT_TRUE(AnyContains(p,
+                          "en/leg-cramps tip 'eat-bananas': care_level and warning_signs belong in "
+                          "the when-to-get-help section"))
+      << absl::StrJoin(p, "\n");
+  EXPECT_TRUE(AnyContains(p,
+                          "es/hydration tip 'cannot-keep-fluids-down': an urgent or emergency tip "
+                          "must list its warning_signs"));
+  EXPECT_TRUE(AnyContains(p,
+                          "es/hydration tip 'cannot-keep-fluids-down': care_level or "
+                          "warning_signs differ from en"));
+  EXPECT_TRUE(AnyContains(p, "malformed warning sign id 'Bothersome swelling'"));
+  EXPECT_TRUE(AnyContains(p,
+                          "'second-trimester': max_postpartum_weeks is 1..52 and only for a "
+                          "postpartum note"));
+}
+
 TEST(CatalogChecksTest, SyntaxErrorFailsParseWithTheFileAndLine) {
   CatalogFiles files = EmbeddedCatalogFileMap();
   files["en/hydration.textproto"] += "\nsections { kind: SECTION_KIND_NOPE }\n";

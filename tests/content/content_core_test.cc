@@ -168,7 +168,13 @@ TEST(PersonalizationTest, TrimesterAndPostpartumNotes) {
   // Postpartum: the clot note on the clot topic, in Spanish too.
   v1::Guidance pp = Render("blood-clot-warning-signs", "es", 0, 3, false);
   ASSERT_EQ(pp.personal_notes_size(), 1);
-  EXPECT_THAT(pp.personal_notes(0), ::testing::HasSubstr("12 semanas"));
+  EXPECT_THAT(pp.personal_notes(0), ::testing::HasSubstr("12"));
+  // Postpartum notes hold only for the weeks their sources say: the raised clot risk to 12 weeks,
+  // pre-eclampsia to 6.
+  EXPECT_EQ(Render("blood-clot-warning-signs", "en", 0, 12, false).personal_notes_size(), 1);
+  EXPECT_EQ(Render("blood-clot-warning-signs", "en", 0, 13, false).personal_notes_size(), 0);
+  EXPECT_EQ(Render("pre-eclampsia-warning-signs", "en", 0, 6, false).personal_notes_size(), 1);
+  EXPECT_EQ(Render("pre-eclampsia-warning-signs", "en", 0, 7, false).personal_notes_size(), 0);
 }
 
 // Property: personalization only reorders and annotates; it never drops or adds a tip, never drops

@@ -159,7 +159,7 @@ TEST(ContentIntegrationTest, ContractOnTheWire) {
     if (page.next_page_token().empty()) break;
     lt_req.set_page_token(page.next_page_token());
   }
-  EXPECT_EQ(total, 7);
+  EXPECT_EQ(total, 9);
   lt_req.set_page_token("tampered");
   v1::ListTopicsResponse page;
   EXPECT_EQ(Call(&v1::ContentService::Stub::ListTopics, stub.get(), lt_req, &page).error_code(),

@@ -1,5 +1,6 @@
 #include "services/content/catalog/catalog.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -210,6 +211,28 @@ std::vector<std::string> Catalog::Problems() const {
               tip.evidence_note().empty()) {
             add(twhere, ": ask-clinician-first and low-evidence tips need an evidence_note");
           }
+          // Care levels and warning signs: only when-to-get-help tips call for action, and an
+          // urgent or emergency one names the signs it means (tests check them against triage).
+          if (s.kind() != v1::SECTION_KIND_WHEN_TO_GET_HELP &&
+              (tip.care_level() != v1::CARE_LEVEL_UNSPECIFIED || tip.warning_signs_size() > 0)) {
+            add(twhere, ": care_level and warning_signs belong in the when-to-get-help section");
+          }
+          if (!v1::CareLevel_IsValid(tip.care_level())) add(twhere, ": unknown care_level");
+          if (tip.care_level() >= v1::CARE_LEVEL_URGENT && tip.warning_signs().empty()) {
+            add(twhere, ": an urgent or emergency tip must list its warning_signs");
+          }
+          if (tip.care_level() == v1::CARE_LEVEL_UNSPECIFIED && tip.warning_signs_size() > 0) {
+            add(twhere, ": warning_signs without a care_level");
+          }
+          std::set<std::string> signs;
+          for (const std::string& w : tip.warning_signs()) {
+            if (w.empty() || w.size() > 64 || !std::all_of(w.begin(), w.end(), [](char ch) {
+                  return absl::ascii_islower(ch) || absl::ascii_isdigit(ch) || ch == '_';
+                })) {
+              add(twhere, ": malformed warning sign id '", w, "'");
+            }
+            if (!signs.insert(w).second) add(twhere, ": warning sign '", w, "' listed twice");
+          }
         }
       }
       for (v1::SectionKind k : {v1::SECTION_KIND_ABOUT, v1::SECTION_KIND_SELF_CARE,
@@ -248,6 +271,12 @@ std::vector<std::string> Catalog::Problems() const {
             add(where, " tip '", b.tips(ti).tip_id(),
                 "': evidence or ask_clinician_first differs from ", locales_.front());
           }
+          if (a.tips(ti).care_level() != b.tips(ti).care_level() ||
+              !std::equal(a.tips(ti).warning_signs().begin(), a.tips(ti).warning_signs().end(),
+                          b.tips(ti).warning_signs().begin(), b.tips(ti).warning_signs().end())) {
+            add(where, " tip '", b.tips(ti).tip_id(), "': care_level or warning_signs differ from ",
+                locales_.front());
+          }
         }
       }
     }
@@ -279,6 +308,11 @@ std::vector<std::string> Catalog::Problems() const {
     if (!IsSlug(n.note_id())) add(where, ": malformed note id");
     if (!note_ids.insert(n.note_id()).second) add(where, ": listed twice");
     if (n.trigger() == internal::NOTE_TRIGGER_UNSPECIFIED) add(where, ": trigger unset");
+    if (n.max_postpartum_weeks() != 0 &&
+        (n.trigger() != internal::NOTE_TRIGGER_POSTPARTUM || n.max_postpartum_weeks() < 1 ||
+         n.max_postpartum_weeks() > 52)) {
+      add(where, ": max_postpartum_weeks is 1..52 and only for a postpartum note");
+    }
     triggers.insert(n.trigger());
     for (const std::string& t : n.topic_ids()) {
       if (!HasTopic(t)) add(where, ": unknown topic ", t);

@@ -34,7 +34,8 @@ bool NoteApplies(const internal::PersonalNote& note, const Personalization& p,
     case internal::NOTE_TRIGGER_THIRD_TRIMESTER:
       return p.trimester == 3;
     case internal::NOTE_TRIGGER_POSTPARTUM:
-      return p.postpartum;
+      return p.postpartum && (note.max_postpartum_weeks() == 0 ||
+                              p.postpartum_weeks <= note.max_postpartum_weeks());
     case internal::NOTE_TRIGGER_STANDS_FOR_LONG_PERIODS:
       return p.stands_for_long_periods;
     default:
@@ -77,7 +78,7 @@ void PutStandingWorkerTipsFirst(const Catalog& catalog, v1::Guidance* g) {
 std::string Personalization::Key() const {
   std::string k;
   if (trimester > 0) absl::StrAppend(&k, "t", trimester);
-  if (postpartum) k += "pp";
+  if (postpartum) absl::StrAppend(&k, "pp", postpartum_weeks);
   if (stands_for_long_periods) k += "s";
   return k.empty() ? "-" : k;
 }
@@ -98,6 +99,7 @@ Personalization CheckPersonalContext(const v1::PersonalContext& context,
                     "must be 0 (not postpartum) or 1..52");
   } else if (pp > 0) {
     p.postpartum = true;
+    p.postpartum_weeks = pp;
   }
   if (weeks != 0 && pp != 0) {
     violations->Add(absl::StrCat(prefix, "postpartum_weeks"),
@@ -152,9 +154,9 @@ std::string ComputeEtag(absl::string_view version, const GuidanceKey& key) {
   uint64_t h = kFnvOffset;
   // Held in a local: a view of the temporary Key() inside the list below would dangle.
   const std::string personalization = key.personalization.Key();
-  for (absl::string_view part : {absl::string_view("etag.v1"), version,
-                                 absl::string_view(key.topic_id), absl::string_view(key.locale),
-                                 absl::string_view(personalization)}) {
+  for (absl::string_view part :
+       {absl::string_view("etag.v1"), version, absl::string_view(key.topic_id),
+        absl::string_view(key.locale), absl::string_view(personalization)}) {
     h = FnvAdd(h, part);
   }
   return absl::StrCat("\"", Hex64(h), "\"");

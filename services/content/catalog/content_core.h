@@ -32,8 +32,11 @@ struct Personalization {
   int trimester = 0;
   bool postpartum = false;
   bool stands_for_long_periods = false;
+  // Weeks since birth when postpartum (1..52): some notes hold only for the weeks their sources
+  // say.
+  int postpartum_weeks = 0;
 
-  // Canonical short form for etags and cache keys, e.g. "t3s" or "pp" or "-".
+  // Canonical short form for etags and cache keys, e.g. "t3s" or "pp4" or "-".
   std::string Key() const;
   friend bool operator==(const Personalization&, const Personalization&) = default;
 };
