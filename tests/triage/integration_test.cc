@@ -2,11 +2,14 @@
 // with content stopped, with content unreachable, and with a content server too slow to answer in
 // time. The urgency must be the same in every case; only guidance and guidance_degraded may differ.
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
@@ -105,6 +108,59 @@ TEST_F(TriageWithContentTest, DvtSignsAreUrgentWithGuidanceFromContent) {
   EXPECT_EQ(r.guidance(0).topic_id(), "blood-clot-warning-signs");
   EXPECT_EQ(r.guidance(0).locale(), "es");
   EXPECT_FALSE(r.guidance(0).sections().empty());
+}
+
+// Every URGENT or EMERGENCY answer carries when-to-get-help guidance from the real content service,
+// including the catch-all "a clinician should check" answers, in both languages.
+TEST_F(TriageWithContentTest, EveryUrgentAnswerCarriesWhenToGetHelpGuidance) {
+  for (absl::string_view symptoms : {"sob", "confusion", "fever", "headache", "nofluids", "numb:L",
+                                     "swell:L", "chest", "red:L warm:L fastheart", "cold:R!"}) {
+    for (absl::string_view locale : {"en", "es"}) {
+      SCOPED_TRACE(absl::StrCat(symptoms, " ", locale));
+      const Answer a = Assess(*triage_, Request(symptoms, 12, true, locale));
+      ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+      ASSERT_GE(a.response.urgency(), v1::URGENCY_URGENT);
+      EXPECT_FALSE(a.response.guidance_degraded());
+      bool help = false;
+      for (const auto& g : a.response.guidance()) {
+        EXPECT_EQ(g.locale(), locale);
+        for (const auto& sec : g.sections()) {
+          if (sec.kind() != content::v1::SECTION_KIND_WHEN_TO_GET_HELP) continue;
+          for (const auto& tip : sec.tips()) {
+            help |= tip.care_level() >= content::v1::CARE_LEVEL_URGENT;
+          }
+        }
+      }
+      EXPECT_TRUE(help) << a.response.DebugString();
+    }
+  }
+}
+
+// legwisectl takes risk factors and shows which ones raised the answer.
+TEST_F(TriageWithContentTest, LegwisectlSendsRiskFactorsAndShowsThem) {
+  const std::string cmd = absl::StrCat(
+      legwise::testing::BinDir(), "/legwisectl --triage_addr=", triage_->address(),
+      " triage --weeks 30 --symptom leg_swelling:both --risk previous_vte,smoking 2>&1");
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "dvt.leg_sign_with_risk_factor")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "risk factors: previous_vte")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "smoking")) << "smoking alone did not count:\n" << out;
+
+  FILE* bad = popen(
+      absl::StrCat(legwise::testing::BinDir(), "/legwisectl --triage_addr=", triage_->address(),
+                   " triage --symptom muscle_cramp --risk not_a_risk 2>&1")
+          .c_str(),
+      "r");
+  ASSERT_NE(bad, nullptr);
+  out.clear();
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), bad)) > 0;) out.append(buf, n);
+  EXPECT_NE(pclose(bad), 0);
+  EXPECT_TRUE(absl::StrContains(out, "unknown risk factor 'not_a_risk'")) << out;
 }
 
 TEST_F(TriageWithContentTest, GuidanceTopicsAreFetchedOncePerTopicInOrder) {

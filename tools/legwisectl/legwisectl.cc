@@ -50,7 +50,7 @@ global flags:
 commands:
   health                               health of all three services and their dependencies
   triage --symptom KIND[:SIDE[:SITE[:SEVERITY[:sudden]]]]... [--weeks N | --postpartum N]
-         [--bp SYS/DIA] [--temp C] [--calf CM] [--locale es] [--guidance]
+         [--bp SYS/DIA] [--temp C] [--calf CM] [--risk RISK,...] [--locale es] [--guidance]
                                        e.g. --symptom leg_swelling:left:calf --symptom leg_tenderness:left:calf
   rules                                the triage rule set
   guidance TOPIC [--locale L] [--weeks N] [--postpartum N] [--standing] [--etag E]
@@ -67,12 +67,9 @@ commands:
   snooze --user U --nudge ID --minutes M
   water --user U --ml ML
 
-SYMPTOM kinds are the SymptomKind names without the prefix, lower case: muscle_cramp, leg_swelling,
-leg_tenderness, leg_warmth, leg_redness, persistent_leg_pain, painful_hard_vein, urge_to_move_legs,
-worse_at_rest, relieved_by_movement, worse_in_evening, sleep_disruption, chest_pain,
-shortness_of_breath, coughing_blood, fast_heartbeat, fainting, severe_headache, vision_changes,
-face_or_hand_swelling, upper_abdominal_pain, vomiting, confusion, numbness_or_weakness,
-cold_or_pale_leg, fever. SIDE: left, right, both, unknown. SITE: calf, thigh, foot_or_ankle, whole_leg.
+SYMPTOM kinds are the SymptomKind names without the prefix, lower case (listed below), and so are
+RISK factors (RCOG Green-top 37a; a major one with any leg symptom makes it at least urgent).
+SIDE: left, right, both, unknown. SITE: calf, thigh, foot_or_ankle, whole_leg.
 )";
 
 // ---- argument handling ----
@@ -229,6 +226,28 @@ const char* UrgencyWords(triage::Urgency u) {
   }
 }
 
+// Every value of an enum but the zero one, without the prefix, lower case, comma separated.
+std::string EnumList(const google::protobuf::EnumDescriptor* d, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (int i = 0; i < d->value_count(); ++i) {
+    if (d->value(i)->number() != 0) names.push_back(EnumShort(d, d->value(i)->number(), prefix));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+const char* CareWords(content::CareLevel level) {
+  switch (level) {
+    case content::CARE_LEVEL_EMERGENCY:
+      return " [emergency]";
+    case content::CARE_LEVEL_URGENT:
+      return " [now]";
+    case content::CARE_LEVEL_ROUTINE:
+      return " [within days]";
+    default:
+      return "";
+  }
+}
+
 void PrintGuidance(const content::Guidance& g) {
   std::cout << "== " << g.title() << " [" << g.topic_id() << ", " << g.locale() << "]\n";
   std::cout << g.summary() << "\n";
@@ -236,7 +255,7 @@ void PrintGuidance(const content::Guidance& g) {
   for (const content::Section& s : g.sections()) {
     std::cout << "\n  " << s.heading() << "\n";
     for (const content::Tip& t : s.tips()) {
-      std::cout << "   - " << t.text();
+      std::cout << "   - " << t.text() << CareWords(t.care_level());
       if (t.ask_clinician_first()) std::cout << " [ask your doctor or midwife first]";
       std::cout << "\n";
       if (!t.evidence_note().empty()) std::cout << "       (" << t.evidence_note() << ")\n";
@@ -381,6 +400,15 @@ int Triage(const Context& ctx) {
     if (!absl::SimpleAtof(ctx.args.Get("calf"), &f)) throw UsageError("--calf must be a number");
     req.mutable_measurements()->set_calf_circumference_difference_cm(f);
   }
+  for (const std::string& list : ctx.args.All("risk")) {
+    for (absl::string_view name : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+      triage::RiskFactor risk;
+      if (!ParseEnum(triage::RiskFactor_descriptor(), "RISK_FACTOR_", std::string(name), &risk)) {
+        throw UsageError(absl::StrCat("unknown risk factor '", name, "' (see legwisectl help)"));
+      }
+      req.add_risk_factors(risk);
+    }
+  }
   req.set_locale(ctx.args.Get("locale"));
   req.set_include_guidance(ctx.args.Has("guidance"));
   auto stub = triage::TriageService::NewStub(ChannelFor(ctx, "triage"));
@@ -407,6 +435,13 @@ int Triage(const Context& ctx) {
   for (const auto& hit : resp.rule_hits()) {
     std::cout << "  " << EnumShort(triage::Urgency_descriptor(), hit.urgency(), "URGENCY_") << "  "
               << hit.rule_id() << ": " << hit.explanation() << "\n";
+    if (!hit.risk_factors().empty()) {
+      std::vector<std::string> risks;
+      for (int r : hit.risk_factors()) {
+        risks.push_back(EnumShort(triage::RiskFactor_descriptor(), r, "RISK_FACTOR_"));
+      }
+      std::cout << "      risk factors: " << absl::StrJoin(risks, ", ") << "\n";
+    }
     if (!hit.sources().empty())
       std::cout << "      sources: " << absl::StrJoin(hit.sources(), "; ") << "\n";
   }
@@ -792,7 +827,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (ctx.args.positional.empty() || ctx.args.positional[0] == "help" || ctx.args.Has("help")) {
-    std::cout << kUsage;
+    std::cout << kUsage
+              << "\nSYMPTOM: " << EnumList(triage::SymptomKind_descriptor(), "SYMPTOM_KIND_")
+              << "\nRISK: " << EnumList(triage::RiskFactor_descriptor(), "RISK_FACTOR_") << "\n";
     return ctx.args.positional.empty() && !ctx.args.Has("help") ? 2 : 0;
   }
   const std::map<std::string, int (*)(const Context&)> commands = {{"health", Health},
