@@ -21,6 +21,14 @@ std::string Sha1Hex(const std::string& script);
 
 }  // namespace
 
+bool IsTransientRedisError(absl::string_view error) {
+  // The error code is the reply's first word. BUSYGROUP (a stream group that exists) is an answer,
+  // not a busy server: whole words only.
+  absl::string_view code = error.substr(0, error.find(' '));
+  return code == "LOADING" || code == "BUSY" || code == "MASTERDOWN" || code == "TRYAGAIN" ||
+         code == "CLUSTERDOWN";
+}
+
 void RedisClient::ContextDeleter::operator()(redisContext* c) const {
   if (c != nullptr) redisFree(c);
 }
@@ -190,6 +198,15 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
     freeReplyObject(raw);
   }
   Release(std::move(*c), /*healthy=*/true);
+  // A server that is loading its data, running a long script, or a replica cut off from its
+  // master answers every command so: it is unavailable for now, not wrong.
+  for (const RedisReply& reply : replies) {
+    if (reply.is_error() && IsTransientRedisError(reply.str)) {
+      return Fail(absl::UnavailableError(
+          absl::StrCat("redis ", options_.address, " cannot serve now (",
+                       reply.str.substr(0, reply.str.find(' ')), "); retry")));
+    }
+  }
   last_ok_.store(true, std::memory_order_relaxed);
   return replies;
 }
@@ -199,11 +216,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   if (!replies.ok()) return replies.status();
   RedisReply& reply = replies->front();
   if (reply.is_error()) {
-    bool transient = absl::StartsWith(reply.str, "LOADING") ||
-                     absl::StartsWith(reply.str, "BUSY") || absl::StartsWith(reply.str, "TRYAGAIN");
-    return Fail(
-        absl::Status(transient ? absl::StatusCode::kUnavailable : absl::StatusCode::kInternal,
-                     absl::StrCat("redis error reply: ", reply.str)));
+    return Fail(absl::InternalError(absl::StrCat("redis error reply: ", reply.str)));
   }
   return std::move(reply);
 }

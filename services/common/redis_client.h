@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -62,13 +63,14 @@ class RedisClient {
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
-  // Runs one command, e.g. {"SET", key, value, "PX", "1000"}. Transport problems and timeouts are
-  // UNAVAILABLE; an error reply from Redis is INTERNAL carrying its text (LOADING/BUSY:
-  // UNAVAILABLE).
+  // Runs one command, e.g. {"SET", key, value, "PX", "1000"}. Transport problems, timeouts and
+  // the replies of a server that cannot serve for now (IsTransientRedisError) are UNAVAILABLE;
+  // any other error reply from Redis is INTERNAL carrying its text.
   absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
 
   // Sends every command in one write and reads every reply: one network round trip. Error replies
-  // are returned in place (type kError); only transport problems fail the whole call.
+  // are returned in place (type kError); transport problems, and any transient error reply
+  // (IsTransientRedisError), fail the whole call with UNAVAILABLE.
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
 
@@ -116,6 +118,11 @@ class RedisClient {
   std::atomic<bool> last_ok_{false};
   std::atomic<uint64_t> round_trips_{0};
 };
+
+// Whether an error reply means "not now" rather than "wrong": LOADING (loading its data after a
+// restart), BUSY (a script runs too long), MASTERDOWN (a replica that lost its master and serves no
+// stale data), TRYAGAIN and CLUSTERDOWN (a cluster mid-change).
+bool IsTransientRedisError(absl::string_view error);
 
 // Builds a RedisReply from a hiredis reply (exposed for tests).
 RedisReply CopyReply(const void* hiredis_reply);

@@ -126,6 +126,91 @@ TEST_F(RedisClientTest, ConcurrentCallersShareThePool) {
   EXPECT_EQ(client.Command({"GET", "c1"})->str, "800");
 }
 
+// A server that cannot serve for now answers every command with an error reply; those are
+// UNAVAILABLE (retry), not INTERNAL, from Command, Eval and Pipeline alike. BUSY: a script runs
+// past busy-reply-threshold.
+TEST_F(RedisClientTest, BusyServerIsUnavailable) {
+  RedisClient client(Options());
+  ASSERT_TRUE(client.Command({"CONFIG", "SET", "busy-reply-threshold", "50"}).ok());
+  RedisOptions slow = Options();
+  slow.command_timeout = absl::Seconds(20);
+  RedisClient script_runner(slow);
+  std::thread busy([&] {
+    script_runner.Command({"EVAL", "while true do end", "0"}).IgnoreError();
+  });
+  absl::Status get;
+  for (int i = 0; i < 200; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    get = client.Command({"GET", "k"}).status();
+    if (!get.ok()) break;
+  }
+  EXPECT_EQ(get.code(), absl::StatusCode::kUnavailable) << get;
+  EXPECT_NE(get.message().find("BUSY"), absl::string_view::npos) << get;
+  EXPECT_EQ(client.Pipeline({{"GET", "k"}, {"GET", "j"}}).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(client.Eval("return 1", {}, {}).status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(client.Command({"SCRIPT", "KILL"}).ok());
+  busy.join();
+  EXPECT_TRUE(client.Ping().ok()) << "usable again once the script is gone";
+  // BUSYGROUP is an answer, not a busy server.
+  ASSERT_TRUE(client.Command({"XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"}).ok());
+  auto again = client.Pipeline({{"XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*again)[0].is_error());
+}
+
+// MASTERDOWN: a replica whose master is gone and that serves no stale data.
+TEST(RedisClientUnavailableTest, ReplicaWithoutMasterIsUnavailable) {
+  testing::RedisServer replica({"--replicaof", "127.0.0.1", absl::StrCat(testing::FreePort()),
+                                "--replica-serve-stale-data", "no"});
+  ASSERT_TRUE(replica.Launch().ok());
+  RedisOptions o;
+  o.address = replica.address();
+  RedisClient client(o);
+  absl::Status get;
+  for (int i = 0; i < 200; ++i) {
+    get = client.Command({"GET", "k"}).status();
+    if (get.message().find("MASTERDOWN") != absl::string_view::npos) break;
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+  EXPECT_EQ(get.code(), absl::StatusCode::kUnavailable) << get;
+  EXPECT_NE(get.message().find("MASTERDOWN"), absl::string_view::npos) << get;
+}
+
+// LOADING: a restarted server still reading a big AOF (key-load-delay slows the load down).
+TEST(RedisClientUnavailableTest, LoadingServerIsUnavailable) {
+  testing::RedisServer redis({"--enable-debug-command", "local"});
+  ASSERT_TRUE(redis.Start().ok());
+  RedisOptions o;
+  o.address = redis.address();
+  {
+    RedisClient client(o);
+    ASSERT_TRUE(client.Command({"DEBUG", "POPULATE", "200000"}).ok());
+    ASSERT_TRUE(client.Command({"BGREWRITEAOF"}).ok());
+    for (int i = 0; i < 500; ++i) {
+      auto info = client.Command({"INFO", "persistence"});
+      if (info.ok() && info->str.find("aof_rewrite_in_progress:0") != std::string::npos &&
+          info->str.find("aof_rewrite_scheduled:0") != std::string::npos) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  redis.Stop();
+  redis.set_extra_args({"--enable-debug-command", "local", "--key-load-delay", "50"});
+  ASSERT_TRUE(redis.Launch().ok());
+  RedisClient client(o);
+  absl::Status get;
+  for (int i = 0; i < 400; ++i) {
+    get = client.Command({"GET", "key:1"}).status();
+    if (get.message().find("LOADING") != absl::string_view::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(get.code(), absl::StatusCode::kUnavailable) << get;
+  EXPECT_NE(get.message().find("LOADING"), absl::string_view::npos) << get;
+  redis.Kill();
+}
+
 TEST(RedisClientNoServerTest, BadAddressIsAClearError) {
   RedisOptions o;
   o.address = "not-an-address";

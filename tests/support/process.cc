@@ -152,13 +152,14 @@ bool Subprocess::running() {
   return true;
 }
 
-RedisServer::RedisServer() : port_(FreePort()), dir_(MakeTempDir("legwise-redis-")) {}
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : port_(FreePort()), dir_(MakeTempDir("legwise-redis-")), extra_args_(std::move(extra_args)) {}
 
 RedisServer::~RedisServer() { process_.Kill(); }
 
 std::string RedisServer::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
-absl::Status RedisServer::Start() {
+absl::Status RedisServer::Launch() {
   std::vector<std::string> argv = {FindRedisServer(),
                                    "--port",
                                    absl::StrCat(port_),
@@ -176,10 +177,12 @@ absl::Status RedisServer::Start() {
                                    "no",
                                    "--protected-mode",
                                    "yes"};
-  if (absl::Status s = process_.Start(argv, {}, absl::StrCat(LogDir(), "/redis-", port_, ".log"));
-      !s.ok()) {
-    return s;
-  }
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  return process_.Start(argv, {}, absl::StrCat(LogDir(), "/redis-", port_, ".log"));
+}
+
+absl::Status RedisServer::Start() {
+  if (absl::Status s = Launch(); !s.ok()) return s;
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -58,11 +58,16 @@ class Subprocess {
 // A real redis-server on a free loopback port with its own data directory.
 class RedisServer {
  public:
-  RedisServer();
+  // `extra_args` are appended to redis-server's command line (e.g. {"--replicaof", ...}).
+  explicit RedisServer(std::vector<std::string> extra_args = {});
   ~RedisServer();
   // Starts it (again, after Stop/Kill, on the same port and data directory) and waits until it
   // answers PING.
   absl::Status Start();
+  // Starts it without waiting for it to answer (e.g. to catch it while it loads its data).
+  absl::Status Launch();
+  // The extra arguments used from the next Start/Launch on.
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // SHUTDOWN-like graceful stop (SIGTERM; Redis writes its AOF).
   void Stop();
   // SIGKILL: a crash.
@@ -73,6 +78,7 @@ class RedisServer {
  private:
   int port_;
   std::string dir_;
+  std::vector<std::string> extra_args_;
   Subprocess process_;
 };
 
