@@ -505,15 +505,17 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::Respond(grpc::CallbackServerConte
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
-  const bool queued =
-      options_.executor->Submit([ctx, reactor, handle = std::forward<Handle>(handle)]() mutable {
+  // Refused at once when the queue is full or its wait would outlast the caller's deadline.
+  const bool queued = options_.executor->Submit(
+      [ctx, reactor, handle = std::forward<Handle>(handle)]() mutable {
         // A call that waited past its deadline (or whose client left) is not worth the Redis work.
         if (ctx->IsCancelled()) {
           reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while queued"));
           return;
         }
         reactor->Finish(ToGrpcStatus(handle()));
-      });
+      },
+      absl::FromChrono(ctx->deadline()));
   if (!queued) {
     reactor->Finish(ToGrpcStatus(WithErrorInfo(
         absl::ResourceExhaustedError("the reminder service is overloaded; retry with backoff"),
