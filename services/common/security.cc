@@ -1,11 +1,14 @@
 #include "services/common/security.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -13,11 +16,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/logging.h"
+#include "services/common/metrics.h"
 #include "services/common/validation.h"
 
 namespace legwise {
@@ -30,6 +36,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string&
   ss << in.rdbuf();
   return ss.str();
 }
+
+// RSA keys accepted from a JWKS, in modulus bits.
+constexpr int kMinRsaBits = 2048;
+constexpr int kMaxRsaBits = 8192;
 
 absl::Status Unauthenticated(absl::string_view why) {
   return WithErrorInfo(absl::UnauthenticatedError(why), "UNAUTHENTICATED");
@@ -83,10 +93,39 @@ struct JwtVerifier::Key {
 
 JwtVerifier::~JwtVerifier() = default;
 
+namespace {
+
+// Why a JWK is not used to verify tokens ("" = usable). Checked before the key material is parsed:
+// a key meant for encryption, or announced for another algorithm, never verifies a signature.
+std::string KeyUnusableReason(const google::protobuf::Struct& jwk, const std::string& kty,
+                              const std::string& alg) {
+  if (kty != "RSA" && kty != "EC") return "kty not RSA or EC";
+  if (kty == "EC" && StringField(jwk, "crv") != "P-256") return "EC curve not P-256";
+  auto use = jwk.fields().find("use");
+  if (use != jwk.fields().end() && StringField(jwk, "use") != "sig") return "use is not sig";
+  auto key_alg = jwk.fields().find("alg");
+  if (key_alg != jwk.fields().end() && StringField(jwk, "alg") != alg) {
+    return absl::StrCat("alg is not ", alg);
+  }
+  if (auto ops = jwk.fields().find("key_ops"); ops != jwk.fields().end()) {
+    bool verify = false;
+    if (ops->second.has_list_value()) {
+      for (const auto& op : ops->second.list_value().values()) {
+        if (op.has_string_value() && op.string_value() == "verify") verify = true;
+      }
+    }
+    if (!verify) return "key_ops has no verify";
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::string& jwks_json,
                                                                    std::string issuer,
                                                                    std::string audience,
-                                                                   absl::Duration clock_skew) {
+                                                                   absl::Duration clock_skew,
+                                                                   absl::Duration max_lifetime) {
   absl::StatusOr<google::protobuf::Struct> jwks = ParseJson(jwks_json);
   if (!jwks.ok()) return absl::InvalidArgumentError("JWKS: malformed JSON");
   auto keys_it = jwks->fields().find("keys");
@@ -97,29 +136,47 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::st
   v->issuer_ = std::move(issuer);
   v->audience_ = std::move(audience);
   v->skew_ = clock_skew;
+  v->max_lifetime_ = max_lifetime;
   for (const auto& value : keys_it->second.list_value().values()) {
     if (!value.has_struct_value()) continue;
     const auto& jwk = value.struct_value();
     auto key = std::make_unique<Key>();
     key->kid = StringField(jwk, "kid");
     std::string kty = StringField(jwk, "kty");
+    key->alg = kty == "RSA" ? "RS256" : "ES256";
+    if (std::string why = KeyUnusableReason(jwk, kty, key->alg); !why.empty()) {
+      // Skipped, never trusted; the kid is configuration (not caller input), cut to a safe length.
+      LogWarning("jwks_key_skipped", {{"kid", key->kid.substr(0, 64)}, {"reason", why}});
+      continue;
+    }
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
     if (kty == "RSA") {
       std::string n, e;
       if (!Base64UrlDecode(StringField(jwk, "n"), &n) ||
-          !Base64UrlDecode(StringField(jwk, "e"), &e) || n.empty() || e.empty()) {
+          !Base64UrlDecode(StringField(jwk, "e"), &e) || n.empty() || e.empty() || e.size() > 8) {
         OSSL_PARAM_BLD_free(bld);
         return absl::InvalidArgumentError(absl::StrCat("JWKS: bad RSA key ", key->kid));
       }
       BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), n.size(), nullptr);
       BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), e.size(), nullptr);
+      // RSA under 2048 bits is breakable; over 8192 bits makes every verification costly.
+      const int bits = BN_num_bits(bn_n);
+      if (bits < kMinRsaBits || bits > kMaxRsaBits) {
+        LogWarning(
+            "jwks_key_skipped",
+            {{"kid", key->kid.substr(0, 64)},
+             {"reason", absl::StrCat("RSA modulus of ", bits, " bits (2048..8192 accepted)")}});
+        BN_free(bn_n);
+        BN_free(bn_e);
+        OSSL_PARAM_BLD_free(bld);
+        continue;
+      }
       OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
       OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
       key->pkey.reset(KeyFromParams("RSA", bld));
       BN_free(bn_n);
       BN_free(bn_e);
-      key->alg = "RS256";
-    } else if (kty == "EC" && StringField(jwk, "crv") == "P-256") {
+    } else {
       std::string x, y;
       if (!Base64UrlDecode(StringField(jwk, "x"), &x) ||
           !Base64UrlDecode(StringField(jwk, "y"), &y) || x.size() != 32 || y.size() != 32) {
@@ -130,15 +187,37 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::st
       OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
       OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
       key->pkey.reset(KeyFromParams("EC", bld));
-      key->alg = "ES256";
     }
     OSSL_PARAM_BLD_free(bld);
-    if (key->pkey == nullptr) continue;  // unsupported key types are skipped, not trusted
+    if (key->pkey == nullptr) continue;  // not a valid public key: skipped, not trusted
     v->keys_.push_back(std::move(key));
   }
   if (v->keys_.empty()) return absl::InvalidArgumentError("JWKS: no usable RS256/ES256 key");
   return v;
 }
+
+namespace {
+
+// The last second a NumericDate may name (9999-12-31T23:59:59Z): far beyond any real token, and
+// small enough that every arithmetic on it below stays inside int64 and absl::Time.
+constexpr int64_t kMaxNumericDate = 253402300799;
+
+// Reads a NumericDate claim (RFC 7519 2): absent = nullopt; present, it must be a JSON number that
+// is a whole count of seconds in 0..kMaxNumericDate. A double outside int64 (1e19, 1e300) would
+// make the cast undefined, so the range is checked on the double first.
+absl::StatusOr<absl::optional<absl::Time>> NumericDate(const google::protobuf::Struct& payload,
+                                                       const std::string& name) {
+  auto it = payload.fields().find(name);
+  if (it == payload.fields().end()) return absl::optional<absl::Time>();
+  const double v = it->second.number_value();
+  if (!it->second.has_number_value() || !std::isfinite(v) || v < 0 ||
+      v > static_cast<double>(kMaxNumericDate) || v != std::floor(v)) {
+    return Unauthenticated(absl::StrCat("token ", name, " is not a whole number of seconds"));
+  }
+  return absl::optional<absl::Time>(absl::FromUnixSeconds(static_cast<int64_t>(v)));
+}
+
+}  // namespace
 
 absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token,
                                                         absl::Time now) const {
@@ -154,7 +233,45 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
   if (!header.ok() || !payload.ok()) return Unauthenticated("malformed token JSON");
   std::string alg = StringField(*header, "alg");
   if (alg != "RS256" && alg != "ES256") return Unauthenticated("token algorithm not accepted");
+  // RFC 7515 4.1.11: extensions listed in "crit" must be understood, and we understand none.
+  if (header->fields().contains("crit")) {
+    return Unauthenticated("token header has critical extensions (crit) not supported");
+  }
   std::string kid = StringField(*header, "kid");
+
+  // The claims are checked before the signature: they cost nothing, and a token that fails them
+  // is refused without the expensive part. Nothing is accepted before the signature holds.
+  const auto& f = payload->fields();
+  if (StringField(*payload, "iss") != issuer_) return Unauthenticated("token issuer not accepted");
+  bool audience_ok = false;
+  if (auto it = f.find("aud"); it != f.end()) {
+    if (it->second.has_string_value()) {
+      audience_ok = it->second.string_value() == audience_;
+    } else if (it->second.has_list_value()) {
+      for (const auto& a : it->second.list_value().values()) {
+        if (a.has_string_value() && a.string_value() == audience_) audience_ok = true;
+      }
+    }
+  }
+  if (!audience_ok) return Unauthenticated("token audience not accepted");
+  absl::StatusOr<absl::optional<absl::Time>> exp = NumericDate(*payload, "exp");
+  if (!exp.ok()) return exp.status();
+  absl::StatusOr<absl::optional<absl::Time>> nbf = NumericDate(*payload, "nbf");
+  if (!nbf.ok()) return nbf.status();
+  absl::StatusOr<absl::optional<absl::Time>> iat = NumericDate(*payload, "iat");
+  if (!iat.ok()) return iat.status();
+  if (!exp->has_value()) return Unauthenticated("token has no expiry");
+  if (**exp + skew_ < now) return Unauthenticated("token expired");
+  if (nbf->has_value() && **nbf - skew_ > now) return Unauthenticated("token not valid yet");
+  if (iat->has_value() && **iat - skew_ > now) return Unauthenticated("token issued in the future");
+  // However it was issued, no token may stay valid longer than the maximum lifetime.
+  if (**exp - now > max_lifetime_ + skew_ ||
+      (iat->has_value() && **exp - **iat > max_lifetime_ + skew_)) {
+    return Unauthenticated("token lifetime exceeds the maximum accepted");
+  }
+  Claims claims;
+  claims.subject = StringField(*payload, "sub");
+  if (claims.subject.empty()) return Unauthenticated("token has no subject");
 
   const std::string signed_part = absl::StrCat(parts[0], ".", parts[1]);
   std::string der_sig = signature;
@@ -186,37 +303,6 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
     if (verified) break;
   }
   if (!verified) return Unauthenticated("token signature not valid");
-
-  const auto& f = payload->fields();
-  if (StringField(*payload, "iss") != issuer_) return Unauthenticated("token issuer not accepted");
-  bool audience_ok = false;
-  if (auto it = f.find("aud"); it != f.end()) {
-    if (it->second.has_string_value()) {
-      audience_ok = it->second.string_value() == audience_;
-    } else if (it->second.has_list_value()) {
-      for (const auto& a : it->second.list_value().values()) {
-        if (a.has_string_value() && a.string_value() == audience_) audience_ok = true;
-      }
-    }
-  }
-  if (!audience_ok) return Unauthenticated("token audience not accepted");
-  auto number = [&f](const std::string& name) -> absl::optional<double> {
-    auto it = f.find(name);
-    if (it == f.end() || !it->second.has_number_value()) return absl::nullopt;
-    return it->second.number_value();
-  };
-  absl::optional<double> exp = number("exp");
-  if (!exp) return Unauthenticated("token has no expiry");
-  if (absl::FromUnixSeconds(static_cast<int64_t>(*exp)) + skew_ < now) {
-    return Unauthenticated("token expired");
-  }
-  if (absl::optional<double> nbf = number("nbf");
-      nbf && absl::FromUnixSeconds(static_cast<int64_t>(*nbf)) - skew_ > now) {
-    return Unauthenticated("token not valid yet");
-  }
-  Claims claims;
-  claims.subject = StringField(*payload, "sub");
-  if (claims.subject.empty()) return Unauthenticated("token has no subject");
   for (absl::string_view scope :
        absl::StrSplit(StringField(*payload, "scope"), ' ', absl::SkipEmpty())) {
     claims.scopes.emplace_back(scope);
@@ -224,14 +310,26 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
   return claims;
 }
 
-bool RateLimiter::Allow(const std::string& key, absl::Time now) {
-  if (per_second_ <= 0) return true;
-  absl::MutexLock lock(&mu_);
+RateLimiter::Bucket& RateLimiter::Refill(const std::string& key, absl::Time now) {
   if (buckets_.size() > 100000) buckets_.clear();  // bounded memory; a reset only forgives
   auto [it, inserted] = buckets_.try_emplace(key, Bucket{static_cast<double>(burst_), now});
   Bucket& b = it->second;
   b.tokens = std::min<double>(burst_, b.tokens + absl::ToDoubleSeconds(now - b.last) * per_second_);
   b.last = now;
+  return b;
+}
+
+bool RateLimiter::HasToken(const std::string& key, absl::Time now) {
+  if (per_second_ <= 0) return true;
+  absl::MutexLock lock(&mu_);
+  if (!buckets_.contains(key)) return true;  // a full bucket: not worth storing
+  return Refill(key, now).tokens >= 1;
+}
+
+bool RateLimiter::Allow(const std::string& key, absl::Time now) {
+  if (per_second_ <= 0) return true;
+  absl::MutexLock lock(&mu_);
+  Bucket& b = Refill(key, now);
   if (b.tokens < 1) return false;
   b.tokens -= 1;
   return true;
@@ -246,7 +344,10 @@ void AddSecurityFlags(FlagSet* flags, SecurityOptions* o) {
   flags->AddString("jwks_file", &o->jwks_file, "JWKS with the keys that sign user tokens.");
   flags->AddString("jwt_issuer", &o->jwt_issuer, "Required token issuer (iss).");
   flags->AddString("jwt_audience", &o->jwt_audience, "Required token audience (aud).");
-  flags->AddDuration("jwt_clock_skew", &o->jwt_clock_skew, "Clock skew allowed for exp and nbf.");
+  flags->AddDuration("jwt_clock_skew", &o->jwt_clock_skew,
+                     "Clock skew allowed for exp, nbf and iat.");
+  flags->AddDuration("jwt_max_lifetime", &o->jwt_max_lifetime,
+                     "Longest validity a token may have (exp - iat, and exp - now).");
   flags->AddString("service_scope", &o->service_scope,
                    "Token scope that identifies a service (EHR) caller.");
   flags->AddBool("insecure", &o->insecure,
@@ -255,6 +356,12 @@ void AddSecurityFlags(FlagSet* flags, SecurityOptions* o) {
   flags->AddInt("rate_limit_per_second", &o->rate_limit_per_second,
                 "Sustained calls per second per caller (0 = no limit).", 0, 1000000);
   flags->AddInt("rate_limit_burst", &o->rate_limit_burst, "Burst of calls per caller.", 1, 1000000);
+  flags->AddInt("auth_failures_per_second", &o->auth_failures_per_second,
+                "Failed authentications per second allowed per peer address before its calls are "
+                "refused unread (0 = no limit).",
+                0, 1000000);
+  flags->AddInt("auth_failure_burst", &o->auth_failure_burst,
+                "Burst of failed authentications per peer address.", 1, 1000000);
 }
 
 absl::Status ValidateSecurityOptions(const SecurityOptions& o, const std::string& listen_host) {
@@ -325,19 +432,92 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 }
 
 absl::StatusOr<std::unique_ptr<CallGuard>> CallGuard::Create(const SecurityOptions& options) {
+  Metrics::Default().Describe("legwise_call_refusals_total", "counter",
+                              "Calls refused before their handler ran, by reason.");
   std::unique_ptr<CallGuard> guard(new CallGuard(options));
   if (!options.jwks_file.empty()) {
     absl::StatusOr<std::string> jwks = ReadFile(options.jwks_file, "--jwks_file");
     if (!jwks.ok()) return jwks.status();
     auto verifier = JwtVerifier::FromJwks(*jwks, options.jwt_issuer, options.jwt_audience,
-                                          options.jwt_clock_skew);
+                                          options.jwt_clock_skew, options.jwt_max_lifetime);
     if (!verifier.ok()) return verifier.status();
     guard->verifier_ = std::move(*verifier);
   }
   return guard;
 }
 
+namespace {
+
+// Counts one refusal by reason; the interceptor logs a sample of the failed calls.
+absl::Status Refused(absl::string_view reason, absl::Status status) {
+  Metrics::Default().Increment("legwise_call_refusals_total", {{"reason", std::string(reason)}});
+  return status;
+}
+
+}  // namespace
+
+std::string PeerAddressKey(absl::string_view peer) {
+  if (absl::ConsumePrefix(&peer, "ipv4:")) return std::string(peer.substr(0, peer.rfind(':')));
+  if (absl::ConsumePrefix(&peer, "ipv6:")) {
+    absl::string_view host = peer.substr(0, peer.rfind(':'));
+    absl::ConsumePrefix(&host, "[");
+    absl::ConsumeSuffix(&host, "]");
+    host = host.substr(0, host.find('%'));  // zone id
+    in6_addr addr{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &addr) != 1) return std::string(host);
+    if (IN6_IS_ADDR_V4MAPPED(&addr)) {
+      return absl::StrFormat("%d.%d.%d.%d", addr.s6_addr[12], addr.s6_addr[13], addr.s6_addr[14],
+                             addr.s6_addr[15]);
+    }
+    std::string key;
+    for (int i = 0; i < 8; i += 2) {
+      absl::StrAppendFormat(&key, "%x:", (addr.s6_addr[i] << 8) | addr.s6_addr[i + 1]);
+    }
+    return absl::StrCat(key, ":/64");
+  }
+  return std::string(peer.substr(0, peer.rfind(':')));
+}
+
 absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) {
+  const absl::Time now = absl::Now();
+  if (!options_.authentication_configured()) {
+    Caller caller;
+    caller.kind = Caller::Kind::kDevelopment;
+    // Development callers are told apart by address for rate limiting.
+    caller.subject = PeerAddressKey(context->peer());
+    if (!limiter_.Allow(caller.subject, now)) {
+      return Refused("rate_limited",
+                     WithErrorInfo(absl::ResourceExhaustedError("rate limit exceeded; retry later"),
+                                   "RATE_LIMITED"));
+    }
+    return caller;
+  }
+  // A peer that keeps failing is refused at the cost of one lookup, before any token is parsed.
+  const std::string peer = PeerAddressKey(context->peer());
+  if (!auth_failures_.HasToken(peer, now)) {
+    return Refused("auth_failures_from_peer",
+                   WithErrorInfo(absl::ResourceExhaustedError(
+                                     "too many failed authentications from this address; retry "
+                                     "later with valid credentials"),
+                                 "AUTH_FAILURES_FROM_PEER"));
+  }
+  absl::StatusOr<Caller> caller = Authenticate(context);
+  if (!caller.ok()) {
+    auth_failures_.Take(peer, now);
+    return Refused("unauthenticated", caller.status());
+  }
+  // Services (EHRs, triage calling content) carry many users' traffic: they get ten times the
+  // per-caller allowance of a user.
+  RateLimiter& limiter = caller->kind == Caller::Kind::kService ? service_limiter_ : limiter_;
+  if (!limiter.Allow(caller->subject, now)) {
+    return Refused("rate_limited",
+                   WithErrorInfo(absl::ResourceExhaustedError("rate limit exceeded; retry later"),
+                                 "RATE_LIMITED"));
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> CallGuard::Authenticate(const grpc::ServerContextBase* context) {
   Caller caller;
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   const auto& md = context->client_metadata();
@@ -347,33 +527,22 @@ absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) 
     caller.kind = Caller::Kind::kService;
     std::vector<grpc::string_ref> cn = auth->FindPropertyValues("x509_common_name");
     caller.subject = cn.empty() ? "service" : std::string(cn[0].data(), cn[0].size());
-  } else if (bearer != md.end()) {
-    if (verifier_ == nullptr) return Unauthenticated("bearer tokens are not accepted here");
-    absl::string_view value(bearer->second.data(), bearer->second.size());
-    if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
-      return Unauthenticated("authorization must be a Bearer token");
-    }
-    absl::StatusOr<JwtVerifier::Claims> claims = verifier_->Verify(std::string(value), absl::Now());
-    if (!claims.ok()) return claims.status();
-    bool is_service = std::find(claims->scopes.begin(), claims->scopes.end(),
-                                options_.service_scope) != claims->scopes.end();
-    caller.kind = is_service ? Caller::Kind::kService : Caller::Kind::kUser;
-    caller.subject = claims->subject;
-  } else if (options_.authentication_configured()) {
+    return caller;
+  }
+  if (bearer == md.end()) {
     return Unauthenticated("credentials required: a Bearer token or a client certificate");
-  } else {
-    caller.kind = Caller::Kind::kDevelopment;
-    // Development callers are told apart by address for rate limiting.
-    std::string peer = context->peer();
-    caller.subject = peer.substr(0, peer.rfind(':'));
   }
-  // Services (EHRs, triage calling content) carry many users' traffic: they get ten times the
-  // per-caller allowance of a user.
-  RateLimiter& limiter = caller.kind == Caller::Kind::kService ? service_limiter_ : limiter_;
-  if (!limiter.Allow(caller.subject, absl::Now())) {
-    return WithErrorInfo(absl::ResourceExhaustedError("rate limit exceeded; retry later"),
-                         "RATE_LIMITED");
+  if (verifier_ == nullptr) return Unauthenticated("bearer tokens are not accepted here");
+  absl::string_view value(bearer->second.data(), bearer->second.size());
+  if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
+    return Unauthenticated("authorization must be a Bearer token");
   }
+  absl::StatusOr<JwtVerifier::Claims> claims = verifier_->Verify(std::string(value), absl::Now());
+  if (!claims.ok()) return claims.status();
+  bool is_service = std::find(claims->scopes.begin(), claims->scopes.end(),
+                              options_.service_scope) != claims->scopes.end();
+  caller.kind = is_service ? Caller::Kind::kService : Caller::Kind::kUser;
+  caller.subject = claims->subject;
   return caller;
 }
 

@@ -45,6 +45,8 @@ struct SecurityOptions {
   std::string jwt_issuer;
   std::string jwt_audience;
   absl::Duration jwt_clock_skew = absl::Seconds(60);
+  // No token is accepted whose exp lies further than this past its iat, or past now.
+  absl::Duration jwt_max_lifetime = absl::Hours(24);
   // A token with this scope (space-separated "scope" claim) identifies a service, not a user.
   std::string service_scope = "legwise.service";
   // Serve plaintext without authentication on non-loopback interfaces (never in production).
@@ -53,6 +55,11 @@ struct SecurityOptions {
   // much); 0 disables.
   int rate_limit_per_second = 100;
   int rate_limit_burst = 200;
+  // Failed authentications allowed per peer address (IPv4 address or IPv6 /64), sustained per
+  // second and burst. Past them, that address's calls are refused before their credentials are
+  // even parsed, let alone their signature checked, until the allowance refills; 0 disables.
+  int auth_failures_per_second = 20;
+  int auth_failure_burst = 200;
 
   // True when any way of authenticating callers is configured.
   bool authentication_configured() const {
@@ -61,7 +68,8 @@ struct SecurityOptions {
 };
 
 // --tls_cert_file, --tls_key_file, --tls_client_ca_file, --jwks_file, --jwt_issuer, --jwt_audience,
-// --jwt_clock_skew, --service_scope, --insecure, --rate_limit_per_second, --rate_limit_burst.
+// --jwt_clock_skew, --jwt_max_lifetime, --service_scope, --insecure, --rate_limit_per_second,
+// --rate_limit_burst, --auth_failures_per_second, --auth_failure_burst.
 void AddSecurityFlags(FlagSet* flags, SecurityOptions* options);
 
 // Checks the options against the listen host: TLS files come in pairs and are readable, a JWKS file
@@ -95,6 +103,8 @@ struct Caller {
 };
 
 // A JWKS-backed verifier of compact JWS tokens (RS256, ES256 only; "none" and HMAC are refused).
+// Only signing keys are loaded: kty RSA (2048..8192 bits) or EC P-256, "use" absent or "sig", "alg"
+// absent or the key type's algorithm, "key_ops" absent or holding "verify"; others are skipped.
 class JwtVerifier {
  public:
   struct Claims {
@@ -102,13 +112,13 @@ class JwtVerifier {
     std::vector<std::string> scopes;
   };
   // Loads the keys from a JWKS document.
-  static absl::StatusOr<std::unique_ptr<JwtVerifier>> FromJwks(const std::string& jwks_json,
-                                                               std::string issuer,
-                                                               std::string audience,
-                                                               absl::Duration clock_skew);
+  static absl::StatusOr<std::unique_ptr<JwtVerifier>> FromJwks(
+      const std::string& jwks_json, std::string issuer, std::string audience,
+      absl::Duration clock_skew, absl::Duration max_lifetime = absl::Hours(24));
   ~JwtVerifier();
-  // Verifies signature, iss, aud (string or array), exp, nbf (with skew) at `now`. UNAUTHENTICATED
-  // with a reason that never echoes the token.
+  // Verifies iss, aud (string or array), exp, nbf, iat (whole seconds, with skew), the maximum
+  // lifetime, no "crit" header, then the signature, at `now`. UNAUTHENTICATED with a reason that
+  // never echoes the token.
   absl::StatusOr<Claims> Verify(const std::string& token, absl::Time now) const;
 
  private:
@@ -118,34 +128,49 @@ class JwtVerifier {
   std::string issuer_;
   std::string audience_;
   absl::Duration skew_;
+  absl::Duration max_lifetime_;
 };
 
 // A token bucket per caller key, bounded in memory.
 class RateLimiter {
  public:
   RateLimiter(int per_second, int burst) : per_second_(per_second), burst_(burst) {}
-  // True when the caller may make one more call now.
+  // True when the caller may make one more call now (and takes that token).
   bool Allow(const std::string& key, absl::Time now);
+  // Whether `key` has a token left now, without taking it.
+  bool HasToken(const std::string& key, absl::Time now);
+  // Takes one token from `key` (none left: nothing changes).
+  void Take(const std::string& key, absl::Time now) { Allow(key, now); }
 
  private:
   struct Bucket {
     double tokens;
     absl::Time last;
   };
+  // The key's bucket, refilled up to `now`.
+  Bucket& Refill(const std::string& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int per_second_;
   int burst_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
-// Admits calls: authenticates the caller (client certificate, bearer token, or development mode)
-// and applies the rate limit. Handlers call Admit() first and then the authorization check they
-// need.
+// The key a peer is limited by before it is authenticated: from gRPC's peer string
+// ("ipv4:10.1.2.3:5555", "ipv6:[2001:db8::1]:443"), the IPv4 address or the IPv6 /64 prefix (one
+// host usually holds a whole /64); other peers by their string without the port.
+std::string PeerAddressKey(absl::string_view peer);
+
+// Admits calls: refuses peers that failed authentication too often (before looking at their
+// credentials), authenticates the caller (client certificate, bearer token, or development mode)
+// and applies the rate limit. Every refusal is counted in legwise_call_refusals_total{reason}.
+// Handlers call Admit() first and then the authorization check they need.
 class CallGuard {
  public:
   static absl::StatusOr<std::unique_ptr<CallGuard>> Create(const SecurityOptions& options);
 
-  // UNAUTHENTICATED (no or bad credentials) or RESOURCE_EXHAUSTED (rate limit), else the caller.
+  // UNAUTHENTICATED (no or bad credentials) or RESOURCE_EXHAUSTED (rate limit, reason
+  // RATE_LIMITED; too many failed authentications from the peer, AUTH_FAILURES_FROM_PEER), else the
+  // caller.
   absl::StatusOr<Caller> Admit(const grpc::ServerContextBase* context);
 
   bool development_mode() const { return !options_.authentication_configured(); }
@@ -154,11 +179,14 @@ class CallGuard {
   explicit CallGuard(SecurityOptions options)
       : options_(std::move(options)),
         limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
-        service_limiter_(options_.rate_limit_per_second * 10, options_.rate_limit_burst * 10) {}
+        service_limiter_(options_.rate_limit_per_second * 10, options_.rate_limit_burst * 10),
+        auth_failures_(options_.auth_failures_per_second, options_.auth_failure_burst) {}
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase* context);
   SecurityOptions options_;
   std::unique_ptr<JwtVerifier> verifier_;
   RateLimiter limiter_;          // users and development callers
   RateLimiter service_limiter_;  // services: ten times the allowance
+  RateLimiter auth_failures_;    // failed authentications, by peer address
 };
 
 // Users may only touch their own data; services never touch a user's reminders. PERMISSION_DENIED.

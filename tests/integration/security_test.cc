@@ -4,7 +4,10 @@
 // made at test time.
 #include "services/common/security.h"
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "legwise/content/v1/content.grpc.pb.h"
@@ -13,10 +16,27 @@
 #include "tests/support/process.h"
 #include "tests/support/test_keys.h"
 
+#ifndef LEGWISE_SOURCE_DIR
+#define LEGWISE_SOURCE_DIR "."
+#endif
+
 namespace legwise {
 namespace {
 
 using testing::ServiceProcess;
+
+// Runs the outside raw gRPC client and returns the status code name it printed.
+std::string RawCall(const std::string& args) {
+  std::string cmd = absl::StrCat("/usr/bin/python3 ", LEGWISE_SOURCE_DIR,
+                                 "/tests/outside_client/raw_call.py ", args);
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[256];
+  size_t n;
+  while (p != nullptr && (n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  if (p != nullptr) ::pclose(p);
+  return out;
+}
 
 constexpr char kIss[] = "https://auth.legwise.test";
 constexpr char kAud[] = "legwise-api";
@@ -196,6 +216,119 @@ TEST_F(SecureSuiteTest, OversizedMessagesAreRefused) {
   reminder::v1::CreateReminderPlanResponse resp;
   EXPECT_EQ(stub->CreateReminderPlan(&ctx, req, &resp).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// Claims JSON with the given time claims, written as raw JSON numbers (or strings).
+std::string TimeClaims(const std::string& times) {
+  return absl::StrCat(R"({"iss":")", kIss, R"(","aud":")", kAud, R"(","sub":"ana",)", times, "}");
+}
+
+// NumericDate claims are whole seconds in range: 1e19 or 1e300 (beyond int64: the old cast was
+// undefined and let them through), negative, fractional or non-numbers are refused.
+TEST_F(SecureSuiteTest, TimeClaimsOutOfRangeAreRefused) {
+  auto ch = Channel(reminder_, /*ehr=*/false);
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const std::string exp = absl::StrCat(R"("exp":)", now + 3600);
+  EXPECT_TRUE(GetPlan(ch, key_->Sign(TimeClaims(exp)), "ana").ok()) << "the base token is good";
+  for (const std::string& bad :
+       {absl::StrCat(exp, R"(,"nbf":1e19)"), absl::StrCat(exp, R"(,"nbf":1e300)"),
+        absl::StrCat(exp, R"(,"nbf":-1e19)"), absl::StrCat(exp, R"(,"nbf":-5)"),
+        absl::StrCat(exp, R"(,"nbf":)", now - 10, ".5"), absl::StrCat(exp, R"(,"nbf":"0")"),
+        absl::StrCat(exp, R"(,"iat":1e300)"), absl::StrCat(exp, R"(,"iat":1e19)"),
+        std::string(R"("exp":1e19)"), std::string(R"("exp":1e300)"), std::string(R"("exp":-1)"),
+        absl::StrCat(R"("exp":)", now + 60, ".25"), std::string(R"("exp":"tomorrow")")}) {
+    EXPECT_EQ(GetPlan(ch, key_->Sign(TimeClaims(bad)), "ana").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << bad;
+  }
+}
+
+// RFC 7515: a "crit" header names extensions that must be understood; we understand none.
+TEST_F(SecureSuiteTest, CritHeaderIsRefused) {
+  auto ch = Channel(reminder_, /*ehr=*/false);
+  const std::string claims = testing::Claims(kIss, kAud, "ana", absl::Hours(1));
+  EXPECT_TRUE(GetPlan(ch, key_->Sign(claims), "ana").ok());
+  EXPECT_EQ(GetPlan(ch, key_->Sign(claims, R"("crit":["exp"],"exp":1)"), "ana").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      GetPlan(ch, key_->Sign(claims, R"("crit":["x-unknown"],"x-unknown":1)"), "ana").error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// --jwt_max_lifetime (24 h by default): a token valid for 100 years, or issued for longer than a
+// day, is refused, however well signed.
+TEST_F(SecureSuiteTest, TokenLifetimeIsBounded) {
+  auto ch = Channel(reminder_, /*ehr=*/false);
+  EXPECT_TRUE(GetPlan(ch, UserToken("ana", absl::Hours(23)), "ana").ok());
+  EXPECT_EQ(GetPlan(ch, UserToken("ana", absl::Hours(24 * 365 * 100)), "ana").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  EXPECT_EQ(GetPlan(ch,
+                    key_->Sign(TimeClaims(
+                        absl::StrCat(R"("iat":)", now - 48 * 3600, R"(,"exp":)", now + 3600))),
+                    "ana")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED)
+      << "issued for 49 hours";
+  EXPECT_EQ(
+      GetPlan(
+          ch,
+          key_->Sign(TimeClaims(absl::StrCat(R"("iat":)", now + 3600, R"(,"exp":)", now + 7200))),
+          "ana")
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED)
+      << "issued in the future";
+}
+
+// In production mode server reflection needs the credentials the services need: without them the
+// call is cancelled before gRPC's reflection handler answers anything (it cannot be made to answer
+// UNAUTHENTICATED from outside), with a user's token it answers.
+TEST_F(SecureSuiteTest, ReflectionNeedsCredentials) {
+  // ServerReflectionRequest{list_services: ""}.
+  const std::string args = absl::StrCat("localhost:", content_->port(),
+                                        " /grpc.reflection.v1alpha.ServerReflection/"
+                                        "ServerReflectionInfo 3a00 --bidi --ca ",
+                                        (*certs_)["ca.pem"]);
+  EXPECT_EQ(RawCall(args), "CANCELLED\n");
+  EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer ", UserToken("ana"), "'")),
+            "OK\n");
+  EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer forged.token.here'")),
+            "CANCELLED\n");
+}
+
+// Only signing keys verify tokens: a JWKS entry marked "use": "enc", one whose "alg" does not
+// match its key type, and an RSA key under 2048 bits are skipped (the server logs why), so tokens
+// they sign are refused, while the good key in the same JWKS still works.
+TEST(JwksFilterTest, OnlySigningKeysOfAcceptedSizeVerify) {
+  std::string dir = testing::TempDir("legwise-jwks-");
+  auto good = testing::SigningKey::Ec("good");
+  auto enc = testing::SigningKey::Ec("enc");
+  auto mismatch = testing::SigningKey::Rsa("mismatch");
+  auto small = testing::SigningKey::Rsa("small", 1024);
+  const std::string jwks = absl::StrCat(
+      R"({"keys":[)", good->JwkJson(), ",",
+      absl::StrReplaceAll(enc->JwkJson(), {{R"("use":"sig")", R"("use":"enc")"}}), ",",
+      absl::StrReplaceAll(mismatch->JwkJson(), {{R"("alg":"RS256")", R"("alg":"PS256")"}}), ",",
+      small->JwkJson(), "]}");
+  ServiceProcess content(
+      "legwise-content",
+      {"--redis_addr=127.0.0.1:1", "--jwks_file=" + testing::WriteFile(dir, "jwks.json", jwks),
+       std::string("--jwt_issuer=") + kIss, std::string("--jwt_audience=") + kAud});
+  ASSERT_TRUE(content.Start().ok()) << content.log_path();
+  auto call = [&](const testing::SigningKey& key) {
+    auto stub = content::v1::ContentService::NewStub(content.channel());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    ctx.AddMetadata("authorization",
+                    "Bearer " + key.Sign(testing::Claims(kIss, kAud, "ana", absl::Hours(1))));
+    content::v1::ListTopicsRequest req;
+    content::v1::ListTopicsResponse resp;
+    return stub->ListTopics(&ctx, req, &resp).error_code();
+  };
+  EXPECT_EQ(call(*good), grpc::StatusCode::OK);
+  EXPECT_EQ(call(*enc), grpc::StatusCode::UNAUTHENTICATED) << "use: enc";
+  EXPECT_EQ(call(*mismatch), grpc::StatusCode::UNAUTHENTICATED) << "alg mismatch";
+  EXPECT_EQ(call(*small), grpc::StatusCode::UNAUTHENTICATED) << "RSA-1024";
 }
 
 }  // namespace

@@ -36,10 +36,10 @@ EVP_PKEY* Key(void* p) { return static_cast<EVP_PKEY*>(p); }
 
 }  // namespace
 
-std::unique_ptr<SigningKey> SigningKey::Rsa(std::string kid) {
+std::unique_ptr<SigningKey> SigningKey::Rsa(std::string kid, int bits) {
   std::unique_ptr<SigningKey> k(new SigningKey());
   k->kid_ = std::move(kid);
-  k->pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+  k->pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits));
   return k;
 }
 
@@ -74,9 +74,11 @@ std::string SigningKey::JwkJson() const {
                       B64Url(point.substr(33, 32)), R"("})");
 }
 
-std::string SigningKey::Sign(const std::string& claims_json) const {
-  std::string header = absl::StrCat(R"({"alg":")", ec_ ? "ES256" : "RS256",
-                                    R"(","typ":"JWT","kid":")", kid_, R"("})");
+std::string SigningKey::Sign(const std::string& claims_json,
+                             const std::string& extra_header) const {
+  std::string header =
+      absl::StrCat(R"({"alg":")", ec_ ? "ES256" : "RS256", R"(","typ":"JWT","kid":")", kid_, "\"",
+                   extra_header.empty() ? "" : ",", extra_header, "}");
   std::string signing_input = absl::StrCat(B64Url(header), ".", B64Url(claims_json));
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, Key(pkey_));

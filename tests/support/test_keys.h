@@ -13,16 +13,17 @@
 
 namespace legwise::testing {
 
-// A signing key (RSA-2048 for RS256 or P-256 for ES256) generated in memory.
+// A signing key (RSA, 2048 bits unless told, for RS256 or P-256 for ES256) generated in memory.
 class SigningKey {
  public:
-  static std::unique_ptr<SigningKey> Rsa(std::string kid);
+  static std::unique_ptr<SigningKey> Rsa(std::string kid, int bits = 2048);
   static std::unique_ptr<SigningKey> Ec(std::string kid);
   ~SigningKey();
   // This key as one JWK object (public part only).
   std::string JwkJson() const;
-  // A compact JWS over `claims_json` with this key ("alg" RS256 or ES256, "kid").
-  std::string Sign(const std::string& claims_json) const;
+  // A compact JWS over `claims_json` with this key ("alg" RS256 or ES256, "kid"), with
+  // `extra_header` (e.g. `"crit":["exp"]`) added to the protected header when not empty.
+  std::string Sign(const std::string& claims_json, const std::string& extra_header = "") const;
   const std::string& kid() const { return kid_; }
 
  private:
