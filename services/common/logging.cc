@@ -104,4 +104,24 @@ void Log(LogLevel level, absl::string_view event, const LogFields& fields) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+bool LogSampler::Sample(absl::string_view key, absl::Time now, int64_t* suppressed) {
+  const int64_t second = absl::ToUnixSeconds(now);
+  absl::MutexLock lock(&mu_);
+  // Keys are a handful of codes or reasons; a flood of distinct keys only resets the counts.
+  if (windows_.size() > 1024) windows_.clear();
+  Window& w = windows_[key];
+  if (w.second != second) {
+    w.second = second;
+    w.written = 0;
+  }
+  if (w.written >= per_second_) {
+    ++w.suppressed;
+    return false;
+  }
+  ++w.written;
+  *suppressed = w.suppressed;
+  w.suppressed = 0;
+  return true;
+}
+
 }  // namespace legwise

@@ -9,8 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace legwise {
 
@@ -53,6 +56,27 @@ std::string FormatLogLine(LogLevel level, absl::string_view event, const LogFiel
 
 // Escapes a string for a JSON string literal (without the quotes).
 std::string JsonEscape(absl::string_view in);
+
+// Decides which of many similar lines (refusals a hostile caller can trigger at will) are written:
+// at most `per_second` lines per key in each one-second window. Callers count every event in
+// metrics and log only the sampled ones, with the number suppressed since the last written line.
+class LogSampler {
+ public:
+  explicit LogSampler(int per_second) : per_second_(per_second) {}
+  // True when this event's line should be written; then `*suppressed` is the number of events with
+  // this key not written since the last one that was.
+  bool Sample(absl::string_view key, absl::Time now, int64_t* suppressed);
+
+ private:
+  struct Window {
+    int64_t second = 0;
+    int written = 0;
+    int64_t suppressed = 0;
+  };
+  const int per_second_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace legwise
 

@@ -18,8 +18,10 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "services/common/logging.h"
+#include "services/common/validation.h"
 
 namespace legwise {
 namespace {
@@ -73,12 +75,22 @@ bool IsQuietMethod(absl::string_view method) {
          absl::StartsWith(method, "/grpc.reflection.");
 }
 
+// Failed calls are logged as a sample: a hostile caller can make any number of them.
+constexpr int kFailedCallLinesPerSecond = 10;
+LogSampler& FailedCallSampler() {
+  static LogSampler* sampler = new LogSampler(kFailedCallLinesPerSecond);
+  return *sampler;
+}
+
 // Counts, times and logs every call; derives its request and trace ids. Logs hold the method, the
-// status code, the duration and the ids: never the request or the response.
+// status code, the duration and the ids: never the request or the response. Also the two answers
+// gRPC itself gets wrong for us: a request message that does not parse is INVALID_ARGUMENT (gRPC
+// answers UNIMPLEMENTED or INTERNAL), and in production mode reflection needs the credentials the
+// services need (`reflection_guard`).
 class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
-  explicit ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : info_(info), start_(absl::Now()) {}
+  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, CallGuard* reflection_guard)
+      : info_(info), reflection_guard_(reflection_guard), start_(absl::Now()) {}
 
   ~ObservabilityInterceptor() override {
     double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
@@ -92,13 +104,17 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     LogLevel level =
         failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug;
     // The fields are only built when the line will be written: this runs on every call.
-    if ((!IsQuietMethod(method) || failed) && LogEnabled(level)) {
-      Log(level, "rpc",
-          {{"method", method},
-           {"code", code},
-           {"duration_ms", seconds * 1000},
-           {"request_id", ids_.request_id},
-           {"trace_id", ids_.trace_id}});
+    int64_t suppressed = 0;
+    if ((!IsQuietMethod(method) || failed) && LogEnabled(level) &&
+        (level != LogLevel::kWarning ||
+         FailedCallSampler().Sample(code, absl::Now(), &suppressed))) {
+      LogFields fields = {{"method", method},
+                          {"code", code},
+                          {"duration_ms", seconds * 1000},
+                          {"request_id", ids_.request_id},
+                          {"trace_id", ids_.trace_id}};
+      if (suppressed > 0) fields.push_back({"suppressed_since_last", suppressed});
+      Log(level, "rpc", fields);
     }
     absl::MutexLock lock(&g_ids_mu);
     g_ids->erase(info_->server_context());
@@ -108,14 +124,36 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       ids_ = DeriveIds(*methods->GetRecvInitialMetadata());
-      absl::MutexLock lock(&g_ids_mu);
-      (*g_ids)[info_->server_context()] = ids_;
+      {
+        absl::MutexLock lock(&g_ids_mu);
+        (*g_ids)[info_->server_context()] = ids_;
+      }
+      if (reflection_guard_ != nullptr && absl::StartsWith(info_->method(), "/grpc.reflection.")) {
+        // The reflection handler is gRPC's own and cannot be told to refuse: the call is
+        // cancelled before it answers anything (the caller sees CANCELLED; the refusal is counted
+        // in legwise_call_refusals_total).
+        if (!reflection_guard_->Admit(info_->server_context()).ok()) {
+          info_->server_context()->TryCancel();
+        }
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr) {
+      malformed_ = true;  // gRPC could not deserialize the request
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->emplace("x-request-id", ids_.request_id);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      code_ = methods->GetSendStatus().error_code();
+      grpc::Status status = methods->GetSendStatus();
+      if (malformed_ && (status.error_code() == grpc::StatusCode::UNIMPLEMENTED ||
+                         status.error_code() == grpc::StatusCode::INTERNAL)) {
+        status = ToGrpcStatus(WithErrorInfo(
+            absl::InvalidArgumentError("the request is not a valid message of the method's type"),
+            "MALFORMED_REQUEST"));
+        methods->ModifySendStatus(status);
+      }
+      code_ = status.error_code();
     }
     methods->Proceed();
   }
@@ -126,8 +164,10 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
+  CallGuard* reflection_guard_;
   absl::Time start_;
   CallIds ids_;
+  bool malformed_ = false;
   // A call that ends without sending a status was cancelled (client gone or deadline).
   grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
 };
@@ -135,10 +175,15 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 class ObservabilityInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
+  explicit ObservabilityInterceptorFactory(CallGuard* reflection_guard)
+      : reflection_guard_(reflection_guard) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservabilityInterceptor(info);
+    return new ObservabilityInterceptor(info, reflection_guard_);
   }
+
+ private:
+  CallGuard* reflection_guard_;
 };
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
@@ -192,6 +237,20 @@ void AddServerFlags(FlagSet* flags, ServerOptions* o) {
                      "Idle connections are closed after this long.");
   flags->AddDuration("keepalive_time", &o->keepalive_time, "Server keepalive ping interval.");
   flags->AddDuration("keepalive_timeout", &o->keepalive_timeout, "Server keepalive ping timeout.");
+  flags->AddDuration("min_client_ping_interval", &o->min_client_ping_interval,
+                     "Clients pinging more often than this (without calls) earn a strike.");
+  flags->AddInt("max_ping_strikes", &o->max_ping_strikes,
+                "Ping strikes before a connection is closed (0 = never).", 0, 1000);
+  flags->AddInt("max_concurrent_streams", &o->max_concurrent_streams,
+                "Streams one connection may have open at once.", 1, 100000);
+  flags->AddDuration("handshake_timeout", &o->handshake_timeout,
+                     "Time a new connection has to finish its TLS/HTTP2 handshake.");
+  flags->AddInt("grpc_memory_mib", &o->grpc_memory_mib,
+                "gRPC memory quota in MiB (buffers and calls); near it, new connections are "
+                "dropped and streams cancelled.",
+                16, 1 << 20);
+  flags->AddInt("grpc_max_threads", &o->grpc_max_threads,
+                "Threads gRPC may use for synchronous handlers (reflection).", 4, 10000);
   flags->AddString("log_level", &o->log_level, "debug, info, warning or error.");
   AddSecurityFlags(flags, &o->security);
 }
@@ -295,11 +354,26 @@ absl::Status ServerRunner::Start() {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Ms(options_.max_connection_idle));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Ms(options_.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Ms(options_.keepalive_timeout));
-  // Let clients keep idle connections alive with pings every 10 s or more.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  // Let clients keep idle connections alive with pings every min_client_ping_interval or more;
+  // more often earns strikes, and max_ping_strikes of them close the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             Ms(options_.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, options_.max_ping_strikes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // What one connection, and all of them, may make us hold.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Ms(options_.handshake_timeout));
+  grpc::ResourceQuota quota("legwise-" + options_.service_name);
+  quota.Resize(static_cast<size_t>(options_.grpc_memory_mib) << 20);
+  quota.SetMaxThreads(options_.grpc_max_threads);
+  builder.SetResourceQuota(quota);
+  if (options_.security.authentication_configured()) {
+    absl::StatusOr<std::unique_ptr<CallGuard>> guard = CallGuard::Create(options_.security);
+    if (!guard.ok()) return guard.status();
+    reflection_guard_ = *std::move(guard);
+  }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>());
+  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(reflection_guard_.get()));
   builder.experimental().SetInterceptorCreators(std::move(creators));
 
   server_ = builder.BuildAndStart();

@@ -62,6 +62,20 @@ struct ServerOptions {
   // Server keepalive pings.
   absl::Duration keepalive_time = absl::Seconds(60);
   absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Keepalive enforcement: a client pinging more often than this without calls in flight earns a
+  // strike; after max_ping_strikes the connection is closed (GOAWAY ENHANCE_YOUR_CALM).
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  int max_ping_strikes = 2;
+  // Streams one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
+  // client that opens more loses the connection.
+  int max_concurrent_streams = 100;
+  // A connection must finish its TLS / HTTP/2 handshake within this, or it is closed.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // gRPC's memory quota (buffers, calls) in MiB. Near it, gRPC drops new connections and cancels
+  // streams (RST_STREAM ENHANCE_YOUR_CALM) instead of growing: sized for a 512 MiB pod.
+  int grpc_memory_mib = 192;
+  // Threads gRPC may run for synchronous handlers (server reflection).
+  int grpc_max_threads = 32;
   // "debug" logs every RPC; "info" logs failed RPCs and lifecycle events.
   std::string log_level = "info";
   // TLS, mTLS, token verification and rate limits (see security.h).
@@ -69,8 +83,9 @@ struct ServerOptions {
 };
 
 // Registers the flags every server has: --listen_host, --port, --metrics_port, --shutdown_grace,
-// --drain_delay, --health_interval, --max_receive_message_bytes, --max_connection_age, --log_level,
-// and the security flags (AddSecurityFlags).
+// --drain_delay, --health_interval, --max_receive_message_bytes, --max_connection_age, the
+// keepalive and resource limits (--max_concurrent_streams, --handshake_timeout,
+// --grpc_memory_mib, ...), --log_level, and the security flags (AddSecurityFlags).
 void AddServerFlags(FlagSet* flags, ServerOptions* options);
 
 class ServerRunner {
@@ -137,6 +152,8 @@ class ServerRunner {
 
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> probe_server_;
+  // Admits server-reflection calls with the services' own credentials (null in development mode).
+  std::unique_ptr<CallGuard> reflection_guard_;
   std::unique_ptr<MetricsHttpServer> metrics_;
   int port_ = 0;
   std::atomic<bool> shutting_down_{false};
