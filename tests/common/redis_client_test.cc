@@ -208,6 +208,9 @@ TEST(RedisClientUnavailableTest, LoadingServerIsUnavailable) {
   }
   EXPECT_EQ(get.code(), absl::StatusCode::kUnavailable) << get;
   EXPECT_NE(get.message().find("LOADING"), absl::string_view::npos) << get;
+  // A pipeline (the reminder store's reads) is UNAVAILABLE too, not an error reply in place.
+  EXPECT_EQ(client.Pipeline({{"GET", "key:1"}, {"GET", "key:2"}}).status().code(),
+            absl::StatusCode::kUnavailable);
   redis.Kill();
 }
 
