@@ -39,6 +39,14 @@ namespace {
 
 using testing::ServiceProcess;
 
+// Under AddressSanitizer freed memory sits in its quarantine (hundreds of MiB), so resident memory
+// says nothing about what the server holds: the memory bound is checked in the plain build only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 constexpr char kIss[] = "https://auth.legwise.test";
 constexpr char kAud[] = "legwise-api";
 
@@ -136,7 +144,7 @@ TEST(AbuseTest, SlowReadersAreCutOffAndMemoryStaysBounded) {
                      &open_at_end);
   }
   EXPECT_LE(open_at_end, 10) << report;
-  EXPECT_LT(peak.load(), 300);
+  if (kRssIsMeaningful) EXPECT_LT(peak.load(), 300);
   EXPECT_GT(calls_ok.load(), 0);
   EXPECT_EQ(calls_failed.load(), 0) << failures;
   EXPECT_TRUE(Assess(triage.channel()).ok()) << "the server still answers after the attack";
