@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "services/triage/engine/request_validation.h"
 #include "services/triage/engine/triage_engine.h"
@@ -33,18 +31,13 @@ int main(int argc, char** argv) {
   std::string line;
   int total = 0, exact = 0, under = 0, over = 0, invalid = 0, emergencies = 0, emergency_ok = 0;
   for (int n = 1; std::getline(in, line); ++n) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    std::vector<std::string> f = absl::StrSplit(l, '|');
-    for (std::string& s : f) s = std::string(absl::StripAsciiWhitespace(s));
+    const std::vector<std::string> f = legwise::triage::testing::DataFields(line);
+    if (f.empty()) continue;
     if (f.size() != 7) {
       std::cerr << "line " << n << ": expected 7 fields\n";
       return 2;
     }
-    const Urgency want = f[0] == "E"   ? v1::URGENCY_EMERGENCY
-                         : f[0] == "U" ? v1::URGENCY_URGENT
-                         : f[0] == "R" ? v1::URGENCY_ROUTINE
-                                       : v1::URGENCY_SELF_CARE;
+    const Urgency want = legwise::triage::testing::LevelFromLetter(f[0]);
     v1::AssessLegSymptomsRequest r;
     legwise::triage::testing::AddSymptoms(f[1], &r);
     legwise::triage::testing::ParseContext(f[2], r.mutable_pregnancy());
@@ -52,7 +45,7 @@ int main(int argc, char** argv) {
     ++total;
     if (!legwise::triage::ValidateAssessRequest(r).empty()) {
       ++invalid;
-      std::cout << "INVALID line " << n << ": " << l << "\n";
+      std::cout << "INVALID line " << n << ": " << line << "\n";
       continue;
     }
     const Urgency got = engine.Assess(r).urgency();
@@ -65,7 +58,7 @@ int main(int argc, char** argv) {
     } else {
       (got < want ? under : over)++;
       std::cout << (got < want ? "UNDER" : "OVER ") << " line " << n << " got "
-                << v1::Urgency_Name(got) << ": " << l << "\n";
+                << v1::Urgency_Name(got) << ": " << line << "\n";
     }
   }
   std::cout << "cases " << total << ", exact " << exact << " (" << 100.0 * exact / total

@@ -44,10 +44,8 @@ std::map<std::string, std::vector<Presentation>> LoadVocabulary() {
   std::map<std::string, std::vector<Presentation>> out;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    std::vector<std::string> f = absl::StrSplit(l, '|');
-    for (std::string& s : f) s = std::string(absl::StripAsciiWhitespace(s));
+    const std::vector<std::string> f = triage::testing::DataFields(line);
+    if (f.empty()) continue;
     Presentation p;
     p.line = n;
     if (f.size() == 3 && f[1] == "NOT_A_TRIAGE_INPUT") {
@@ -127,10 +125,9 @@ TEST_F(AgreementTest, TriageAnswersEverySignWithTheTipsCareLevel) {
       for (const Presentation& p : it->second) {
         if (!p.triage_input) continue;
         const tv1::AssessLegSymptomsResponse r = engine_->Assess(p.request);
-        EXPECT_EQ(r.urgency(), expected)
-            << "warning_signs.txt line " << p.line << ": triage says "
-            << tv1::Urgency_Name(r.urgency()) << ", the guidance says "
-            << cv1::CareLevel_Name(tip.care_level());
+        EXPECT_EQ(r.urgency(), expected) << "warning_signs.txt line " << p.line << ": triage says "
+                                         << tv1::Urgency_Name(r.urgency()) << ", the guidance says "
+                                         << cv1::CareLevel_Name(tip.care_level());
         ++checked;
         emergency += expected == tv1::URGENCY_EMERGENCY;
         urgent += expected == tv1::URGENCY_URGENT;
@@ -154,10 +151,12 @@ TEST_F(AgreementTest, WordingMatchesTheCareLevel) {
     std::regex emergency, now, later;
   };
   const std::map<std::string, Words> words = {
-      {"en", {std::regex("emergency number"), std::regex("\\bnow\\b"),
-              std::regex("\\btoday\\b|same day|same-day|straight away")}},
-      {"es", {std::regex("emergencias"), std::regex("\\bahora\\b"),
-              std::regex("\\bhoy\\b|mismo día|enseguida")}},
+      {"en",
+       {std::regex("emergency number"), std::regex("\\bnow\\b"),
+        std::regex("\\btoday\\b|same day|same-day|straight away")}},
+      {"es",
+       {std::regex("emergencias"), std::regex("\\bahora\\b"),
+        std::regex("\\bhoy\\b|mismo día|enseguida")}},
   };
   for (const TipRef& ref : HelpTips()) {
     SCOPED_TRACE(ref.where);
@@ -186,7 +185,8 @@ TEST_F(AgreementTest, EveryUrgentAnswerCarriesWhenToGetHelpGuidance) {
   const triage::RuleTable& t = engine_->table();
   std::set<tv1::Condition> urgent_conditions = {tv1::CONDITION_NEEDS_ASSESSMENT};  // the fallback
   for (const triage::CompiledRule& r : t.rules()) {
-    if (r.level >= tv1::URGENCY_URGENT) urgent_conditions.insert(r.conditions.begin(), r.conditions.end());
+    if (r.level >= tv1::URGENCY_URGENT)
+      urgent_conditions.insert(r.conditions.begin(), r.conditions.end());
   }
   for (tv1::Condition c : urgent_conditions) {
     SCOPED_TRACE(tv1::Condition_Name(c));

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -142,6 +143,26 @@ inline void ParseExtras(absl::string_view s, v1::AssessLegSymptomsRequest* r) {
       ADD_FAILURE() << "bad extra " << token;
     }
   }
+}
+
+// A line of a test data file (vignettes, warning signs) split at '|', every field trimmed; empty
+// for a blank line or a '#' comment.
+inline std::vector<std::string> DataFields(absl::string_view line) {
+  line = absl::StripAsciiWhitespace(line);
+  if (line.empty() || line[0] == '#') return {};
+  std::vector<std::string> fields = absl::StrSplit(line, '|');
+  for (std::string& f : fields) f = std::string(absl::StripAsciiWhitespace(f));
+  return fields;
+}
+
+// "E", "U", "R", "S": the expected level of a vignette.
+inline v1::Urgency LevelFromLetter(absl::string_view s) {
+  if (s == "E") return v1::URGENCY_EMERGENCY;
+  if (s == "U") return v1::URGENCY_URGENT;
+  if (s == "R") return v1::URGENCY_ROUTINE;
+  if (s == "S") return v1::URGENCY_SELF_CARE;
+  ADD_FAILURE() << "unknown level " << s;
+  return v1::URGENCY_UNSPECIFIED;
 }
 
 // Number of Unicode code points in a UTF-8 string.

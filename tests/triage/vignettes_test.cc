@@ -43,15 +43,6 @@ struct Vignette {
   std::vector<std::string> rules;  // must all be among the reported rule hits
 };
 
-Urgency LevelFromLetter(absl::string_view s) {
-  if (s == "E") return v1::URGENCY_EMERGENCY;
-  if (s == "U") return v1::URGENCY_URGENT;
-  if (s == "R") return v1::URGENCY_ROUTINE;
-  if (s == "S") return v1::URGENCY_SELF_CARE;
-  ADD_FAILURE() << "unknown level " << s;
-  return v1::URGENCY_UNSPECIFIED;
-}
-
 Condition ConditionFromShortName(absl::string_view s) {
   static const std::pair<absl::string_view, Condition> kNames[] = {
       {"cramps", v1::CONDITION_LEG_CRAMPS},
@@ -80,17 +71,15 @@ std::vector<Vignette> LoadVignettes() {
   std::vector<Vignette> out;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    std::vector<std::string> f = absl::StrSplit(l, '|');
-    for (std::string& s : f) s = std::string(absl::StripAsciiWhitespace(s));
+    const std::vector<std::string> f = testing::DataFields(line);
+    if (f.empty()) continue;
     if (f.size() != 7) {
       ADD_FAILURE() << "line " << n << ": expected 7 fields, got " << f.size();
       continue;
     }
     Vignette v;
     v.line = n;
-    v.level = LevelFromLetter(f[0]);
+    v.level = testing::LevelFromLetter(f[0]);
     AddSymptoms(f[1], &v.request);
     ParseContext(f[2], v.request.mutable_pregnancy());
     ParseExtras(f[3], &v.request);
