@@ -22,15 +22,15 @@ inline constexpr BuiltinText kBuiltinTexts[] = {
     {"en", "movement_break", "Time to move",
      "Walk a few steps or sit down for a moment; avoid standing still for long."},
     {"en", "bedtime_stretch", "A stretch before bed",
-     "A gentle calf stretch before sleep can help prevent night cramps."},
+     "A gentle calf stretch before sleep may ease night cramps."},
     {"es", "hydration", "Hora de un vaso de agua",
-     "Un vaso ahora te ayuda a llegar a tu objetivo de bebida de hoy."},
-    {"es", "stretching", "Estira las pantorrillas",
-     "Flexiona los pies, estira las pantorrillas y gira los tobillos durante un minuto."},
-    {"es", "movement_break", "Hora de moverte",
-     "Camina unos pasos o siéntate un momento; evita estar de pie sin moverte mucho tiempo."},
+     "Un vaso ahora le ayuda a llegar a su objetivo de bebida de hoy."},
+    {"es", "stretching", "Estire las pantorrillas",
+     "Flexione los pies, estire las pantorrillas y gire los tobillos durante un minuto."},
+    {"es", "movement_break", "Hora de moverse",
+     "Camine unos pasos o siéntese un momento; evite estar de pie sin moverse mucho tiempo."},
     {"es", "bedtime_stretch", "Un estiramiento antes de dormir",
-     "Un estiramiento suave de pantorrillas antes de dormir puede ayudar a evitar calambres "
+     "Un estiramiento suave de pantorrillas antes de dormir podría aliviar los calambres "
      "nocturnos."},
 };
 
