@@ -169,7 +169,7 @@ class RuleTable {
   // (highest severity; sudden if either was) and keeps them in first-seen order.
   void BuildFacts(const v1::AssessLegSymptomsRequest& request, Facts* facts) const;
 
-  // The version string of the table ("2026.11.1").
+  // The version string of the table ("2026.12.1").
   const std::string& version() const { return version_; }
   const std::vector<CompiledRule>& rules() const { return rules_; }
   const std::vector<CompiledFollowUp>& follow_ups() const { return follow_ups_; }
