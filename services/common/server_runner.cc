@@ -1,6 +1,7 @@
 #include "services/common/server_runner.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -89,8 +91,12 @@ LogSampler& FailedCallSampler() {
 // services need (`reflection_guard`).
 class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
-  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, CallGuard* reflection_guard)
-      : info_(info), reflection_guard_(reflection_guard), start_(absl::Now()) {}
+  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, CallGuard* reflection_guard,
+                           const absl::flat_hash_set<std::string>* raw_methods)
+      : info_(info),
+        reflection_guard_(reflection_guard),
+        raw_methods_(raw_methods),
+        start_(absl::Now()) {}
 
   ~ObservabilityInterceptor() override {
     double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
@@ -137,14 +143,26 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
         }
       }
     }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
-        methods->GetRecvMessage() == nullptr) {
-      malformed_ = true;  // gRPC could not deserialize the request
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      if (methods->GetRecvMessage() == nullptr) {
+        malformed_ = true;  // gRPC could not deserialize the request
+      } else if (absl::StartsWith(info_->method(), "/legwise.") &&
+                 !raw_methods_->contains(info_->method())) {
+        // Our own (non-raw) methods' requests are generated protobuf messages. Unknown fields are
+        // never read, so they are not kept: a caller cannot make a call hold up to a whole
+        // message's worth of bytes we ignore.
+        request_ = static_cast<google::protobuf::Message*>(methods->GetRecvMessage());
+        request_->DiscardUnknownFields();
+      }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->emplace("x-request-id", ids_.request_id);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      // The handler has answered (Finish is the last thing every handler does), so its request is
+      // no longer needed: free it now. A caller that never reads the answer (a zero HTTP/2 window)
+      // keeps the call open, but then it holds only the small answer, not the request.
+      if (request_ != nullptr) request_->Clear();
       grpc::Status status = methods->GetSendStatus();
       if (malformed_ && (status.error_code() == grpc::StatusCode::UNIMPLEMENTED ||
                          status.error_code() == grpc::StatusCode::INTERNAL)) {
@@ -165,9 +183,11 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  private:
   grpc::experimental::ServerRpcInfo* info_;
   CallGuard* reflection_guard_;
+  const absl::flat_hash_set<std::string>* raw_methods_;
   absl::Time start_;
   CallIds ids_;
   bool malformed_ = false;
+  google::protobuf::Message* request_ = nullptr;  // the call's request (our own methods only)
   // A call that ends without sending a status was cancelled (client gone or deadline).
   grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
 };
@@ -175,15 +195,17 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 class ObservabilityInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ObservabilityInterceptorFactory(CallGuard* reflection_guard)
-      : reflection_guard_(reflection_guard) {}
+  ObservabilityInterceptorFactory(CallGuard* reflection_guard,
+                                  const absl::flat_hash_set<std::string>* raw_methods)
+      : reflection_guard_(reflection_guard), raw_methods_(raw_methods) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservabilityInterceptor(info, reflection_guard_);
+    return new ObservabilityInterceptor(info, reflection_guard_, raw_methods_);
   }
 
  private:
   CallGuard* reflection_guard_;
+  const absl::flat_hash_set<std::string>* raw_methods_;
 };
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
@@ -249,6 +271,8 @@ void AddServerFlags(FlagSet* flags, ServerOptions* o) {
                 "gRPC memory quota in MiB (buffers and calls); near it, new connections are "
                 "dropped and streams cancelled.",
                 16, 1 << 20);
+  flags->AddDuration("memory_trim_interval", &o->memory_trim_interval,
+                     "How often freed heap memory is returned to the system (0s = never).");
   flags->AddInt("grpc_max_threads", &o->grpc_max_threads,
                 "Threads gRPC may use for synchronous handlers (reflection).", 4, 10000);
   flags->AddString("log_level", &o->log_level, "debug, info, warning or error.");
@@ -288,11 +312,15 @@ ServerRunner::~ServerRunner() {
   RequestShutdown();
   if (signal_thread_.joinable()) signal_thread_.join();
   if (probe_thread_.joinable()) probe_thread_.join();
+  if (trim_thread_.joinable()) trim_thread_.join();
   if (probe_server_) probe_server_->Shutdown(absl::ToChronoTime(absl::Now()));
   if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
-void ServerRunner::AddService(grpc::Service* service, std::string full_name) {
+void ServerRunner::AddService(grpc::Service* service, std::string full_name,
+                              std::vector<std::string> raw_methods) {
+  for (const std::string& m : raw_methods)
+    raw_methods_.insert(absl::StrCat("/", full_name, "/", m));
   services_.emplace_back(service, std::move(full_name));
 }
 
@@ -373,7 +401,8 @@ absl::Status ServerRunner::Start() {
     reflection_guard_ = *std::move(guard);
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  creators.push_back(std::make_unique<ObservabilityInterceptorFactory>(reflection_guard_.get()));
+  creators.push_back(
+      std::make_unique<ObservabilityInterceptorFactory>(reflection_guard_.get(), &raw_methods_));
   builder.experimental().SetInterceptorCreators(std::move(creators));
 
   server_ = builder.BuildAndStart();
@@ -408,6 +437,15 @@ absl::Status ServerRunner::Start() {
     }
   });
   signal_thread_ = std::thread([this] { SignalLoop(); });
+  if (options_.memory_trim_interval > absl::ZeroDuration()) {
+    // glibc keeps freed memory in its arenas; without this, memory a burst of slow readers made
+    // us allocate stays resident after they are gone.
+    trim_thread_ = std::thread([this] {
+      while (!shutdown_requested_.WaitForNotificationWithTimeout(options_.memory_trim_interval)) {
+        malloc_trim(0);
+      }
+    });
+  }
   LogInfo("listening", {{"port", port_},
                         {"host", options_.listen_host},
                         {"tls", options_.security.tls_cert_file.empty() ? "off" : "on"},
@@ -488,6 +526,7 @@ void ServerRunner::Wait() {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   if (probe_thread_.joinable()) probe_thread_.join();
   if (signal_thread_.joinable()) signal_thread_.join();
+  if (trim_thread_.joinable()) trim_thread_.join();
   if (probe_server_) probe_server_->Shutdown(absl::ToChronoTime(absl::Now()));
   if (metrics_) metrics_->Stop();
   LogInfo("stopped");

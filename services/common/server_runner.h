@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -74,6 +75,9 @@ struct ServerOptions {
   // gRPC's memory quota (buffers, calls) in MiB. Near it, gRPC drops new connections and cancels
   // streams (RST_STREAM ENHANCE_YOUR_CALM) instead of growing: sized for a 512 MiB pod.
   int grpc_memory_mib = 192;
+  // How often freed heap memory is handed back to the system (malloc_trim), so that what an
+  // attack or a burst made us allocate does not stay resident after it (0 = never).
+  absl::Duration memory_trim_interval = absl::Seconds(10);
   // Threads gRPC may run for synchronous handlers (server reflection).
   int grpc_max_threads = 32;
   // "debug" logs every RPC; "info" logs failed RPCs and lifecycle events.
@@ -101,8 +105,13 @@ class ServerRunner {
   ServerRunner(const ServerRunner&) = delete;
   ServerRunner& operator=(const ServerRunner&) = delete;
 
-  // Registers a (callback) service; its full proto name is read from the service itself.
-  void AddService(grpc::Service* service, std::string full_name);
+  // Registers a (callback) service under its full proto name. `raw_methods` lists the methods
+  // (short names, e.g. "GetGuidance") it serves as raw ByteBuffers: every other method's request
+  // is taken to be its generated protobuf message, which the runner frees of unknown fields on
+  // arrival and clears once the handler has answered (a service that reads its request after
+  // Finish must not be registered here).
+  void AddService(grpc::Service* service, std::string full_name,
+                  std::vector<std::string> raw_methods = {});
 
   // Adds a dependency probed every health_interval. A failing required dependency makes the server
   // NOT_SERVING; an optional one only shows in its own "dependency/<name>" status and in metrics.
@@ -142,6 +151,8 @@ class ServerRunner {
 
   ServerOptions options_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
+  // Full paths ("/pkg.Service/Method") of the raw methods, which the interceptor leaves alone.
+  absl::flat_hash_set<std::string> raw_methods_;
   absl::Mutex mu_;
   std::vector<Dependency> dependencies_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> reload_hooks_;
@@ -160,6 +171,7 @@ class ServerRunner {
   absl::Notification shutdown_requested_;
   std::thread probe_thread_;
   std::thread signal_thread_;
+  std::thread trim_thread_;
 };
 
 // What identifies one call in logs and downstream calls: never anything about the person.

@@ -27,7 +27,12 @@ absl::Status ParseRequest(const grpc::ByteBuffer* bytes, google::protobuf::Messa
   joined.reserve(bytes->Length());
   for (const grpc::Slice& s : slices)
     joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // The raw bytes are not read again: free them now, so that a caller who never reads the answer
+  // (a zero HTTP/2 window) keeps only the small parsed request and the answer alive, and the
+  // parsed request keeps no unknown fields (the runner does the same for non-raw methods).
+  const_cast<grpc::ByteBuffer*>(bytes)->Clear();
   if (!out->ParseFromString(joined)) return absl::InvalidArgumentError("malformed request message");
+  out->DiscardUnknownFields();
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -61,6 +62,10 @@ class ContentServiceImpl final : public ContentServiceBase {
   // authenticated caller, user or service, may read guidance); null admits every call (tests).
   ContentServiceImpl(CatalogHolder* catalog, ContentCache* cache, CallGuard* guard = nullptr)
       : catalog_(catalog), cache_(cache), guard_(guard) {}
+
+  // The methods served as raw ByteBuffers (ServerRunner::AddService must know them).
+  static inline const std::vector<std::string> kRawMethods = {"GetGuidance",
+                                                              "LookupGuidanceByCode"};
 
   // Raw GetGuidance: request is a serialized GetGuidanceRequest, response a GetGuidanceResponse.
   grpc::ServerUnaryReactor* GetGuidance(grpc::CallbackServerContext* context,

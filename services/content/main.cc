@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
   legwise::content::ContentServiceImpl service(&holder, &cache, guard->get());
 
   legwise::ServerRunner runner(server);
-  runner.AddService(&service, "legwise.content.v1.ContentService");
+  runner.AddService(&service, "legwise.content.v1.ContentService",
+                    legwise::content::ContentServiceImpl::kRawMethods);
   runner.AddDependency(
       "redis",
       [redis_client, &holder, &cache] {
