@@ -50,11 +50,12 @@ class Recorder {
   int64_t failed_ = 0;
 };
 
-void Issue(grpc::GenericStub* stub, const std::string& method, std::string bytes,
+void Issue(grpc::GenericStub* stub, const std::string& method, Request request,
            std::function<void(absl::Duration, bool)> done) {
   auto* c = new Call();
   c->ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  grpc::Slice slice(bytes);
+  if (!request.authorization.empty()) c->ctx.AddMetadata("authorization", request.authorization);
+  grpc::Slice slice(request.bytes);
   c->request = grpc::ByteBuffer(&slice, 1);
   c->start = absl::Now();
   stub->UnaryCall(&c->ctx, method, grpc::StubOptions(), &c->request, &c->response,
@@ -67,9 +68,10 @@ void Issue(grpc::GenericStub* stub, const std::string& method, std::string bytes
 
 }  // namespace
 
-RequestMaker Fixed(const google::protobuf::Message& request) {
-  auto bytes = std::make_shared<const std::string>(request.SerializeAsString());
-  return [bytes](int64_t) { return *bytes; };
+RequestMaker Fixed(const google::protobuf::Message& request, std::string authorization) {
+  auto call = std::make_shared<const Request>(
+      Request{request.SerializeAsString(), std::move(authorization)});
+  return [call](int64_t) { return *call; };
 }
 
 LoadResult RunClosedLoop(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,

@@ -24,12 +24,17 @@ struct LoadResult {
   int64_t failed = 0;
 };
 
-// Makes the serialized request for call number `i` (so a scenario can vary it, e.g. a new user id
-// per CreateReminderPlan).
-using RequestMaker = std::function<std::string(int64_t i)>;
+// One call to make: the serialized request and, when not empty, its `authorization` metadata.
+struct Request {
+  std::string bytes;
+  std::string authorization;
+};
 
-// The same request every time.
-RequestMaker Fixed(const google::protobuf::Message& request);
+// Makes call number `i` (so a scenario can vary it, e.g. a new user id per CreateReminderPlan).
+using RequestMaker = std::function<Request(int64_t i)>;
+
+// The same request every time, with `authorization` (e.g. "Bearer <jwt>") when not empty.
+RequestMaker Fixed(const google::protobuf::Message& request, std::string authorization = "");
 
 // Runs `inflight` concurrent callers of `method` ("/pkg.Service/Method") for `duration`.
 LoadResult RunClosedLoop(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,

@@ -5,10 +5,17 @@
 //
 //   legwise_load_suite --seconds=5 --inflight=32 --soak_minutes=10 --soak_rate=200 \
 //       --out=bench/RESULTS.md
+//
+// With --soak_abuse, triage and reminder run in production mode (JWT), every legitimate call
+// carries a valid token, and during the soak bench/abuse/soak_abusers.sh attacks from other
+// loopback addresses (slow readers, forged tokens, idle connections, malformed messages, unknown
+// methods). The report then adds RSS every 30 s: flat memory and no failed legitimate call.
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -26,6 +33,7 @@
 #include "legwise/triage/v1/triage.pb.h"
 #include "services/common/config.h"
 #include "tests/support/process.h"
+#include "tests/support/test_keys.h"
 
 namespace legwise::bench {
 namespace {
@@ -105,6 +113,7 @@ std::string Row(const std::string& name, const LoadResult& r, const LoadResult& 
 
 int Main(int argc, char** argv) {
   int seconds = 5, inflight = 32, soak_minutes = 0, soak_rate = 200;
+  bool soak_abuse = false;
   std::string out = "bench/RESULTS.md";
   std::string only;
   FlagSet flags("legwise_load_suite");
@@ -113,6 +122,8 @@ int Main(int argc, char** argv) {
   flags.AddInt("inflight", &inflight, "Concurrent calls in the closed loop.", 1, 4096);
   flags.AddInt("soak_minutes", &soak_minutes, "Minutes of fixed-rate soak (0 = none).", 0, 600);
   flags.AddInt("soak_rate", &soak_rate, "Soak calls per second, spread over every RPC.", 1, 100000);
+  flags.AddBool("soak_abuse", &soak_abuse,
+                "Production mode (JWT) and attackers during the soak (bench/abuse/soak_abusers.sh).");
   flags.AddString("out", &out, "Markdown report to write.");
   flags.AddString("only", &only, "Measure only the RPCs whose name contains this (\"\" = all).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok() || flags.help_requested()) {
@@ -126,10 +137,31 @@ int Main(int argc, char** argv) {
   const std::string no_limit = "--rate_limit_per_second=0";
   lt::ServiceProcess content("legwise-content", {"--redis_addr=" + redis.address(), no_limit});
   if (!content.Start().ok()) return 1;
-  lt::ServiceProcess triage("legwise-triage", {"--content_addr=" + content.address(), no_limit});
+  // --soak_abuse: the servers attackers reach verify tokens (content stays on loopback, as the
+  // services' own downstream).
+  constexpr char kIssuer[] = "legwise-soak", kAudience[] = "legwise";
+  std::unique_ptr<lt::SigningKey> key = lt::SigningKey::Ec("soak");
+  std::vector<std::string> auth_flags;
+  if (soak_abuse) {
+    std::string dir = lt::TempDir("legwise-soak-");
+    auth_flags = {"--jwks_file=" + lt::WriteFile(dir, "jwks.json", lt::Jwks({key.get()})),
+                  std::string("--jwt_issuer=") + kIssuer,
+                  std::string("--jwt_audience=") + kAudience};
+  }
+  // "Bearer <jwt>" for `subject` in --soak_abuse mode, "" otherwise.
+  auto bearer = [&](const std::string& subject, const std::string& scope = "") -> std::string {
+    if (!soak_abuse) return "";
+    return "Bearer " + key->Sign(lt::Claims(kIssuer, kAudience, subject, absl::Hours(3), scope));
+  };
+  auto with_auth = [&](std::vector<std::string> args) {
+    args.insert(args.end(), auth_flags.begin(), auth_flags.end());
+    return args;
+  };
+  lt::ServiceProcess triage("legwise-triage",
+                            with_auth({"--content_addr=" + content.address(), no_limit}));
   lt::ServiceProcess reminder(
-      "legwise-reminder",
-      {"--redis_addr=" + redis.address(), "--content_addr=" + content.address(), no_limit});
+      "legwise-reminder", with_auth({"--redis_addr=" + redis.address(),
+                                     "--content_addr=" + content.address(), no_limit}));
   if (!triage.Start().ok() || !reminder.Start().ok()) return 1;
   for (lt::ServiceProcess* p : {&content, &triage, &reminder}) {
     if (!lt::WaitForHealth(p->channel().get(), "", true, absl::Seconds(20)).ok()) {
@@ -141,6 +173,7 @@ int Main(int argc, char** argv) {
   {
     auto stub = reminder::v1::ReminderService::NewStub(reminder.channel());
     grpc::ClientContext ctx;
+    if (soak_abuse) ctx.AddMetadata("authorization", bearer("load-reader"));
     reminder::v1::CreateReminderPlanRequest req;
     *req.mutable_plan() = Plan("load-reader");
     reminder::v1::CreateReminderPlanResponse resp;
@@ -153,21 +186,23 @@ int Main(int argc, char** argv) {
   const std::string run = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
   // A new user for every call across all runs (the loops restart their call numbers).
   auto next_user = std::make_shared<std::atomic<int64_t>>(0);
-  RequestMaker create = [run, next_user](int64_t) {
+  RequestMaker create = [run, next_user, &bearer](int64_t) {
     reminder::v1::CreateReminderPlanRequest req;
-    *req.mutable_plan() = Plan(absl::StrCat("load-", run, "-", next_user->fetch_add(1)));
-    return req.SerializeAsString();
+    const std::string user = absl::StrCat("load-", run, "-", next_user->fetch_add(1));
+    *req.mutable_plan() = Plan(user);
+    return Request{req.SerializeAsString(), bearer(user)};
   };
+  const std::string service = bearer("load-service", "legwise.service");
 
   std::vector<Scenario> scenarios = {
       {"AssessLegSymptoms", &triage, "/legwise.triage.v1.TriageService/AssessLegSymptoms",
-       Fixed(TriageRequest())},
+       Fixed(TriageRequest(), service)},
       {"GetGuidance (cached)", &content, "/legwise.content.v1.ContentService/GetGuidance",
        Fixed(GuidanceRequest())},
       {"LookupGuidanceByCode", &content, "/legwise.content.v1.ContentService/LookupGuidanceByCode",
        Fixed(LookupRequest())},
       {"ListUpcomingNudges", &reminder, "/legwise.reminder.v1.ReminderService/ListUpcomingNudges",
-       Fixed(list)},
+       Fixed(list, bearer("load-reader"))},
       {"CreateReminderPlan", &reminder, "/legwise.reminder.v1.ReminderService/CreateReminderPlan",
        create},
   };
@@ -229,18 +264,73 @@ int Main(int argc, char** argv) {
       for (auto& t : threads) t.join();
       return results;
     };
+    // Attackers start before the warm-up, so that what they make the servers allocate once
+    // (connections, buffers) is in the start figure and only growth counts.
+    lt::Subprocess abusers;
+    const std::string abuse_log = lt::LogDir() + "/soak-abusers.log";
+    if (soak_abuse) {
+      const std::string forged =
+          lt::SigningKey::Ec("soak")->Sign(lt::Claims(kIssuer, kAudience, "ana", absl::Hours(3)));
+      const std::string attacker = bearer("mallory").substr(7);
+      if (absl::Status s = abusers.Start({"/bin/bash", std::string(LEGWISE_SOURCE_DIR) +
+                                                           "/bench/abuse/soak_abusers.sh",
+                                          absl::StrCat(triage.port()),
+                                          absl::StrCat(reminder.port()), attacker, forged},
+                                         {}, abuse_log);
+          !s.ok()) {
+        std::cerr << "abusers: " << s << "\n";
+        return 1;
+      }
+    }
     soak(absl::Minutes(1));
     for (Proc& p : procs) p.start_kb = RssKb(p.p->process().pid());
+    // RSS every 30 s while the soak runs.
+    std::vector<std::vector<int64_t>> rss_series(std::size(procs));
+    std::atomic<bool> soaking{true};
+    std::thread sampler([&] {
+      while (soaking.load()) {
+        for (size_t i = 0; i < std::size(procs); ++i) {
+          rss_series[i].push_back(RssKb(procs[i].p->process().pid()));
+        }
+        for (int t = 0; t < 300 && soaking.load(); ++t) absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
     std::vector<LoadResult> results = soak(absl::Minutes(soak_minutes));
+    soaking = false;
+    sampler.join();
+    if (soak_abuse) {
+      abusers.Signal(SIGTERM);
+      if (!abusers.Wait(absl::Seconds(30)).ok()) abusers.Kill();
+      // Long enough for cut-off connections to be gone and freed heap to be trimmed.
+      absl::SleepFor(absl::Seconds(15));
+    }
     report << "\n## Soak\n\n"
            << soak_minutes << " minutes at " << soak_rate
-           << " calls/s spread over the five RPCs (after a 1-minute warm-up at the same rate).\n\n"
+           << " calls/s spread over the five RPCs (after a 1-minute warm-up at the same rate)"
+           << (soak_abuse ? ", under attack; RSS at end is 15 s after the attackers stopped" : "")
+           << ".\n\n"
            << "| process | RSS at start (KiB) | RSS at end (KiB) | growth |\n| --- | ---: | ---: | "
               "---: |\n";
     for (Proc& p : procs) {
       int64_t end_kb = RssKb(p.p->process().pid());
       report << absl::StrFormat("| %s | %d | %d | %+.1f%% |\n", p.name, p.start_kb, end_kb,
                                 100.0 * (end_kb - p.start_kb) / std::max<int64_t>(1, p.start_kb));
+    }
+    report << "\nRSS (MiB) every 30 s:\n\n";
+    for (size_t i = 0; i < std::size(procs); ++i) {
+      report << "- " << procs[i].name << ":";
+      for (int64_t kb : rss_series[i]) report << " " << kb / 1024;
+      report << "\n";
+    }
+    if (soak_abuse) {
+      // Rounds each attacker completed, from its log.
+      std::ifstream in(abuse_log);
+      std::map<std::string, int> rounds;
+      for (std::string line; std::getline(in, line);) ++rounds[line.substr(0, line.find(' '))];
+      report << "\nAttack rounds completed (bench/abuse/soak_abusers.sh, last round's figures in "
+             << abuse_log << "):";
+      for (const auto& [name, n] : rounds) report << " " << name << " " << n << ";";
+      report << "\n";
     }
     report << "\n| RPC | calls | failed | p50 us | p99 us |\n| --- | ---: | ---: | ---: | ---: |\n";
     for (size_t i = 0; i < scenarios.size(); ++i) {

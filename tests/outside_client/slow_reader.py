@@ -9,7 +9,10 @@ Written from RFC 9113 and RFC 7541 with the standard library only (no HTTP/2 pac
 what a well-behaved library would not (e.g. never acknowledge the server's SETTINGS).
 
 usage: slow_reader.py HOST PORT PATH BODY_HEX [--connections N] [--streams N] [--hold SECONDS]
-                      [--no-settings-ack] [--authorization VALUE]
+                      [--no-settings-ack] [--authorization VALUE] [--source ADDRESS] [--silent]
+--source binds the client sockets to another loopback address (127.0.0.2, ...), so that a test can
+tell this attacker's peer address from its legitimate callers'. --silent opens the TCP connections
+and sends nothing at all (not even the HTTP/2 preface): idle connections that never handshake.
 Prints one JSON object: streams sent, RST_STREAMs and GOAWAYs received, connections the server
 closed, and connect failures.
 """
@@ -51,14 +54,17 @@ def hpack_literal(name, value):
 
 
 class Conn:
-    def __init__(self, host, port, ack_settings):
-        self.sock = socket.create_connection((host, port), timeout=10)
+    def __init__(self, host, port, ack_settings, source="", silent=False):
+        self.sock = socket.create_connection((host, port), timeout=10,
+                                             source_address=(source, 0) if source else None)
         self.sock.setblocking(False)
         self.ack_settings = ack_settings
         self.buf = b""
         self.out = b""
         self.closed = False
         self.next_stream = 1
+        if silent:
+            return
         # Zero stream window; no change to the connection window (it cannot be lowered).
         self.send(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0) +
                                   struct.pack(">HI", 0x2, 0)))
@@ -153,6 +159,8 @@ def main():
     p.add_argument("--hold", type=float, default=5.0)
     p.add_argument("--no-settings-ack", action="store_true")
     p.add_argument("--authorization", default="")
+    p.add_argument("--source", default="")
+    p.add_argument("--silent", action="store_true")
     a = p.parse_args()
     body = bytes.fromhex(a.body_hex)
     stats = {"streams_sent": 0, "rst_stream": 0, "goaway": 0, "closed_by_server": 0,
@@ -160,14 +168,14 @@ def main():
     conns = []
     for _ in range(a.connections):
         try:
-            conns.append(Conn(a.host, a.port, not a.no_settings_ack))
+            conns.append(Conn(a.host, a.port, not a.no_settings_ack, a.source, a.silent))
         except OSError:
             stats["connect_failures"] += 1
     pump(conns, stats, 0.2)
     authority = f"{a.host}:{a.port}"
     # Streams go out in rounds over every connection, draining between rounds.
     batch = 50
-    for start in range(0, a.streams, batch):
+    for start in range(0, 0 if a.silent else a.streams, batch):
         for c in conns:
             for _ in range(min(batch, a.streams - start)):
                 if c.closed:
