@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace legwise {
@@ -136,12 +137,32 @@ std::string FlagSet::Usage() const {
 }
 
 absl::Status ValidateHostPort(absl::string_view value, absl::string_view flag) {
+  if (value.find(',') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": expected one host:port (a comma-separated list is for --redis_cluster seeds)"));
+  }
   size_t colon = value.rfind(':');
   int port = 0;
   if (colon == absl::string_view::npos || colon == 0 ||
       !absl::SimpleAtoi(value.substr(colon + 1), &port) || port < 1 || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": expected host:port (e.g. 127.0.0.1:6379)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHostPortList(absl::string_view value, absl::string_view flag,
+                                  int max_entries) {
+  std::vector<absl::string_view> entries = absl::StrSplit(value, ',');
+  if (static_cast<int>(entries.size()) > max_entries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": at most ", max_entries, " host:port entries"));
+  }
+  for (absl::string_view entry : entries) {
+    if (absl::Status s = ValidateHostPort(absl::StripAsciiWhitespace(entry), flag); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, ": expected host:port[,host:port...] (e.g. 10.0.0.1:6379,10.0.0.2:6379)"));
+    }
   }
   return absl::OkStatus();
 }

@@ -68,6 +68,11 @@ class FlagSet {
 // otherwise.
 absl::Status ValidateHostPort(absl::string_view value, absl::string_view flag);
 
+// A comma-separated list of host:port (e.g. the seed nodes of a Redis Cluster), at least one and
+// at most `max_entries`; INVALID_ARGUMENT naming `flag` otherwise.
+absl::Status ValidateHostPortList(absl::string_view value, absl::string_view flag,
+                                  int max_entries = 64);
+
 }  // namespace legwise
 
 #endif  // LEGWISE_SERVICES_COMMON_CONFIG_H_

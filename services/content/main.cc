@@ -30,7 +30,11 @@ int main(int argc, char** argv) {
 
   legwise::FlagSet flags("legwise-content");
   legwise::AddServerFlags(&flags, &server);
-  flags.AddString("redis_addr", &redis.address, "host:port of the Redis cache.");
+  flags.AddString(
+      "redis_addr", &redis.address,
+      "host:port of the Redis cache; with --redis_cluster, comma-separated seed nodes.");
+  flags.AddBool("redis_cluster", &redis.cluster,
+                "Redis Cluster: route each key to the master of its slot, follow MOVED/ASK.");
   flags.AddString("redis_password_file", &redis.password_file,
                   "File with the Redis password (else LEGWISE_REDIS_PASSWORD, else none).");
   flags.AddDuration("redis_timeout", &redis.command_timeout,
@@ -56,7 +60,9 @@ int main(int argc, char** argv) {
     std::cout << flags.Usage();
     return 0;
   }
-  if (absl::Status s = legwise::ValidateHostPort(redis.address, "redis_addr"); !s.ok()) {
+  if (absl::Status s = redis.cluster ? legwise::ValidateHostPortList(redis.address, "redis_addr")
+                                     : legwise::ValidateHostPort(redis.address, "redis_addr");
+      !s.ok()) {
     std::cerr << s.message() << "\n";
     return 2;
   }

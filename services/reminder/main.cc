@@ -40,7 +40,11 @@ int main(int argc, char** argv) {
 
   legwise::FlagSet flags("legwise-reminder");
   legwise::AddServerFlags(&flags, &server);
-  flags.AddString("redis_addr", &redis.address, "host:port of Redis (plans, due index, outbox).");
+  flags.AddString("redis_addr", &redis.address,
+                  "host:port of Redis (plans, due index, outbox); with --redis_cluster, "
+                  "comma-separated seed nodes.");
+  flags.AddBool("redis_cluster", &redis.cluster,
+                "Redis Cluster: route each key to the master of its slot, follow MOVED/ASK.");
   flags.AddString("redis_password_file", &redis.password_file,
                   "File with the Redis password (else LEGWISE_REDIS_PASSWORD, else none).");
   legwise::AddClientTlsFlags(&flags, "content", &content_tls);
@@ -90,7 +94,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (absl::Status s = legwise::ValidateHostPort(redis.address, "redis_addr"); !s.ok()) {
+  if (absl::Status s = redis.cluster ? legwise::ValidateHostPortList(redis.address, "redis_addr")
+                                     : legwise::ValidateHostPort(redis.address, "redis_addr");
+      !s.ok()) {
     std::cerr << s.message() << "\n";
     return 2;
   }

@@ -112,6 +112,21 @@ TEST(ValidateHostPortTest, AcceptsHostPortOnly) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("--redis_addr"), absl::string_view::npos);
   }
+  // A list is refused where one address is expected, with a hint.
+  absl::Status list = ValidateHostPort("a:1,b:2", "--redis_addr");
+  EXPECT_EQ(list.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(list.message().find("redis_cluster"), absl::string_view::npos) << list;
+}
+
+TEST(ValidateHostPortListTest, SeedNodes) {
+  EXPECT_TRUE(ValidateHostPortList("127.0.0.1:7000", "--redis_addr").ok());
+  EXPECT_TRUE(ValidateHostPortList("10.0.0.1:7000,10.0.0.2:7000, [::1]:7001", "--redis_addr").ok());
+  for (const char* bad : {"", "a:1,", ",a:1", "a:1,,b:2", "a:1,b"}) {
+    absl::Status s = ValidateHostPortList(bad, "--redis_addr");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("--redis_addr"), absl::string_view::npos);
+  }
+  EXPECT_FALSE(ValidateHostPortList("a:1,a:2,a:3", "--redis_addr", 2).ok());
 }
 
 }  // namespace
