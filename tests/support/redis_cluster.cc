@@ -158,7 +158,11 @@ absl::StatusOr<int> RedisCluster::MasterOf(int slot) {
     if (!out.ok()) return out.status();
     for (absl::string_view line : absl::StrSplit(*out, '\n', absl::SkipWhitespace())) {
       std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (f.size() < 9 || !absl::StrContains(f[2], "master")) continue;
+      // A master that failed (or may have: "fail?") is not the owner, even while this node's
+      // view still lists its slots.
+      if (f.size() < 9 || !absl::StrContains(f[2], "master") || absl::StrContains(f[2], "fail")) {
+        continue;
+      }
       for (size_t k = 8; k < f.size(); ++k) {
         if (f[k].front() == '[') continue;
         std::vector<absl::string_view> range = absl::StrSplit(f[k], '-');
@@ -217,7 +221,9 @@ absl::Status RedisCluster::WaitUntilOk(absl::Duration timeout) {
       std::vector<int> masters;
       int slots = 0;
       for (const NodeInfo& n : *nodes) {
-        if (n.master && !n.failed && n.slots > 0) {
+        // A master we killed counts as gone even before the others have noticed it.
+        const int index = IndexOfPort(n.port);
+        if (n.master && !n.failed && n.slots > 0 && !(index >= 0 && killed_[index])) {
           masters.push_back(n.port);
           slots += n.slots;
         }
