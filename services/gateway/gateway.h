@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/impl/rpc_method.h"
 #include "services/common/security.h"
 #include "services/gateway/http_server.h"
 #include "services/gateway/transcoder.h"
@@ -57,7 +59,11 @@ class Backends {
                     google::protobuf::Message* response) const;
 
  private:
+  const grpc::internal::RpcMethod* Method(const std::string& grpc_path) const;
   std::shared_ptr<grpc::Channel> triage_, content_, reminder_;
+  mutable absl::Mutex methods_mu_;
+  mutable absl::node_hash_map<std::string, std::unique_ptr<grpc::internal::RpcMethod>> methods_
+      ABSL_GUARDED_BY(methods_mu_);
 };
 
 // The metadata every backend call carries: deadline, the caller's authorization, request id and
