@@ -123,7 +123,6 @@ bool Gateway::ApplyCors(const HttpRequest& request, HttpResponse* response) cons
   if (!allowed_origins_.contains(*origin)) return false;
   response->headers.emplace_back("Access-Control-Allow-Origin", *origin);
   response->headers.emplace_back("Vary", "Origin");
-  response->headers.emplace_back("Access-Control-Allow-Credentials", "true");
   response->headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
   return true;
 }

@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<CdsClientVerifier>> CdsClientVerifier::Create(
 absl::StatusOr<CdsClientVerifier::Client> CdsClientVerifier::Verify(
     const std::string& authorization, const std::string& audience, absl::Time now) {
   absl::string_view auth = authorization;
-  if (!absl::ConsumePrefix(&auth, "Bearer ")) return Unauth("missing Bearer token");
+  if (!absl::ConsumePrefix(&auth, "Bearer ")) return Unauth("no JWT in the Authorization header");
   if (auth.size() > 16384) return Unauth("too long");
   std::vector<absl::string_view> parts = absl::StrSplit(auth, '.');
   if (parts.size() != 3) return Unauth("not a compact JWS");
