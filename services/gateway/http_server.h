@@ -26,8 +26,9 @@ namespace legwise::gateway {
 struct HttpServerOptions {
   std::string listen_host = "127.0.0.1";
   int port = 8080;
-  // Connections served at once (civetweb worker threads); more wait in the accept queue.
-  int max_connections = 64;
+  // Connections served at once (civetweb worker threads, one per open connection, idle keep-alive
+  // ones included); more wait in the accept queue.
+  int max_connections = 128;
   // Accepted connections waiting for a worker; past it new connections wait in the kernel backlog.
   int accept_queue = 64;
   // Request line plus headers.
@@ -36,8 +37,9 @@ struct HttpServerOptions {
   int max_body_bytes = 64 * 1024;
   // Reading one request (headers and body) and writing its answer.
   absl::Duration request_timeout = absl::Seconds(10);
-  // An idle keep-alive connection is closed after this.
-  absl::Duration keep_alive_timeout = absl::Seconds(30);
+  // An idle keep-alive connection is closed after this. Short, because an idle connection holds a
+  // worker: a browser keeps up to six open, and idle ones must not starve new callers.
+  absl::Duration keep_alive_timeout = absl::Seconds(5);
 };
 
 // --http_max_connections, --http_accept_queue, --http_max_header_bytes, --http_max_body_bytes,
