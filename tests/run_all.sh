@@ -9,6 +9,8 @@ source "$REPO/deploy/local/common.sh"
 
 install_packages
 build
+# playwright-core (npm) for the browser test, once into .cache/playwright.
+bash "$REPO/tests/browser/install.sh"
 log "buf lint (STANDARD)"
 (cd "$REPO" && "$(buf_bin)" lint)
 echo "buf lint: clean"

@@ -479,6 +479,38 @@ function check(objects, ctx) {
       expect(`${svc} -> ${other}`, pods[svc], pods[other], o.port, other === "content" && svc !== "content");
     }
   }
+  // The HTTP gateway: its own Deployment rules, reached only from the Ingress controller, and out
+  // only to the three services.
+  const gw = find("Deployment", "legwise-gateway");
+  if (!gw) {
+    fail("Deployment/legwise-gateway missing");
+  } else {
+    const id = "Deployment/legwise-gateway";
+    const pod = gw.spec.template.spec;
+    const c = pod.containers[0];
+    const labels = gw.spec.template.metadata.labels || {};
+    if (!selectorMatches(gw.spec.selector, labels)) fail(`${id}: selector does not match its pods`);
+    if (pod.serviceAccountName !== "legwise-gateway") fail(`${id}: serviceAccountName`);
+    checkSecurity(id, pod, c);
+    if (c.readinessProbe?.grpc?.port !== 8081 || c.livenessProbe?.grpc?.service !== "liveness") {
+      fail(`${id}: probes must be gRPC on the probe port 8081 (liveness: "liveness")`);
+    }
+    for (const kind of ["Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Ingress"]) {
+      if (!find(kind, "legwise-gateway")) fail(`${kind}/legwise-gateway missing`);
+    }
+    const gwPod = { ns, labels };
+    const ingressController = { ns: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx" } };
+    expect("ingress controller -> gateway", ingressController, gwPod, 8080, true);
+    expect("unlabelled pod -> gateway", stranger, gwPod, 8080, false);
+    expect("pod of another namespace -> gateway", strangerElsewhere, gwPod, 8080, false);
+    expect("ingress controller -> gateway metrics", ingressController, gwPod, 9465, false);
+    for (const [svc, want] of Object.entries(SERVICES)) {
+      expect(`gateway -> ${svc}`, gwPod, pods[svc], want.port, true);
+      expect(`${svc} -> gateway`, pods[svc], gwPod, 8080, false);
+    }
+    expect("gateway -> redis", gwPod, redis, 6379, false);
+    expect("gateway -> internet", gwPod, internet, 443, false);
+  }
   if (redisLabels) {
     expect("client -> redis", client, redis, 6379, false);
     expect("unlabelled pod -> redis", stranger, redis, 6379, false);
