@@ -77,6 +77,8 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
                               "Redis calls that failed, by kind (unavailable, reply).");
   Metrics::Default().Describe("legwise_redis_calls_total", "counter",
                               "Redis round trips attempted.");
+  Metrics::Default().Describe("legwise_redis_call_duration_seconds", "histogram",
+                              "Latency of Redis round trips (one pipeline each) that got replies.");
 }
 
 RedisClient::~RedisClient() = default;
@@ -172,6 +174,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
   if (!c.ok()) return Fail(c.status());
   round_trips_.fetch_add(1, std::memory_order_relaxed);
   Metrics::Default().Increment("legwise_redis_calls_total");
+  const absl::Time started = absl::Now();
   redisContext* ctx = c->get();
   for (const auto& args : commands) {
     std::vector<const char*> argv;
@@ -198,6 +201,8 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
     freeReplyObject(raw);
   }
   Release(std::move(*c), /*healthy=*/true);
+  Metrics::Default().Observe("legwise_redis_call_duration_seconds", {},
+                             absl::ToDoubleSeconds(absl::Now() - started));
   // A server that is loading its data, running a long script, or a replica cut off from its
   // master answers every command so: it is unavailable for now, not wrong.
   for (const RedisReply& reply : replies) {
