@@ -159,6 +159,21 @@ async function schemaErrors(objects) {
   const errors = [];
   for (const o of objects) {
     const id = `${o.kind}/${o.metadata?.name}`;
+    if (o.apiVersion === "monitoring.coreos.com/v1") {
+      // Prometheus Operator CRDs (no kubernetes-models schema): the fields the kit relies on.
+      const allowed = { ServiceMonitor: ["selector", "endpoints"], PrometheusRule: ["groups"] }[o.kind];
+      if (!allowed) errors.push(`${id}: unexpected monitoring kind`);
+      else for (const k of Object.keys(o.spec || {})) if (!allowed.includes(k)) errors.push(`${id}: unknown field spec.${k}`);
+      if (o.kind === "ServiceMonitor" && !(o.spec?.endpoints || []).every((e) => e.port === "metrics")) {
+        errors.push(`${id}: endpoints must scrape the "metrics" port`);
+      }
+      if (o.kind === "PrometheusRule") {
+        for (const g of o.spec?.groups || []) for (const r of g.rules || []) {
+          if (r.alert && !r.annotations?.runbook_url) errors.push(`${id}: alert ${r.alert} has no runbook_url`);
+        }
+      }
+      continue;
+    }
     const Model = await modelClass(o.apiVersion, o.kind);
     if (!Model) {
       errors.push(`${id}: no schema for ${o.apiVersion} ${o.kind}`);
@@ -178,7 +193,11 @@ async function schemaErrors(objects) {
 // ---------------------------------------------------------------------------------------------
 // 3. NetworkPolicy evaluation. An endpoint: {ns, labels} for a pod, or {ip} outside the cluster.
 
-const NAMESPACE_LABELS = (ns) => ({ "kubernetes.io/metadata.name": ns });
+// The namespace Prometheus runs in carries the label the monitoring kit admits.
+const NAMESPACE_LABELS = (ns) => ({
+  "kubernetes.io/metadata.name": ns,
+  ...(ns === "monitoring" ? { "legwise.io/monitoring": "true" } : {}),
+});
 
 function peerMatches(peer, policyNs, ep) {
   if (peer.ipBlock) {
@@ -464,7 +483,13 @@ function check(objects, ctx) {
       if (got !== null && got !== want) fail(`NetworkPolicy: ${what} on ${protocol}/${port}: ${end} side ${got ? "allows" : "denies"} it, want ${want ? "allowed" : "denied"}`);
     }
   };
+  const monitored = objects.some((o) => o.kind === "ServiceMonitor");
+  const prometheus = { ns: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } };
   for (const [svc, want] of Object.entries(SERVICES)) {
+    // The monitoring kit: Prometheus reaches the metrics ports, and nothing else.
+    expect(`prometheus -> ${svc} metrics`, prometheus, pods[svc], want.metrics, monitored);
+    expect(`prometheus -> ${svc}`, prometheus, pods[svc], want.port, false);
+    expect(`pod of another namespace -> ${svc} metrics`, strangerElsewhere, pods[svc], want.metrics, false);
     expect(`client -> ${svc}`, client, pods[svc], want.port, true);
     expect(`client -> ${svc} metrics`, client, pods[svc], want.metrics, false);
     expect(`unlabelled pod -> ${svc}`, stranger, pods[svc], want.port, false);
@@ -480,6 +505,7 @@ function check(objects, ctx) {
     }
   }
   if (redisLabels) {
+    expect("prometheus -> redis", prometheus, redis, 6379, false);
     expect("client -> redis", client, redis, 6379, false);
     expect("unlabelled pod -> redis", stranger, redis, 6379, false);
     expect("redis -> internet", redis, internet, 443, false);
@@ -533,6 +559,21 @@ function mutations() {
     "replicas next to the HPA": (o) => { dep(o, "content").spec.replicas = 3; },
     "image of another name": (o) => { c0(o, "reminder").image = "docker.io/library/legwise-reminder:1"; },
     "no DNS": (o) => { o.splice(o.findIndex((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-dns"), 1); },
+    "metrics ports open to every namespace": (o) => {
+      const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-metrics-scrape");
+      if (!p) throw new Error("production only");
+      p.spec.ingress[0].from = [{ namespaceSelector: {} }];
+    },
+    "monitoring reaches the gRPC ports": (o) => {
+      const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-metrics-scrape");
+      if (!p) throw new Error("production only");
+      p.spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
+    },
+    "an alert without a runbook": (o) => {
+      const r = o.find((x) => x.kind === "PrometheusRule");
+      if (!r) throw new Error("production only");
+      delete r.spec.groups[0].rules[0].annotations.runbook_url;
+    },
   };
 }
 
