@@ -458,6 +458,27 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 }
 
 namespace {
+absl::Mutex g_service_callers_mu;
+absl::flat_hash_map<const grpc::ServerContextBase*, std::string>* g_service_callers ABSL_GUARDED_BY(
+    g_service_callers_mu) = new absl::flat_hash_map<const grpc::ServerContextBase*, std::string>();
+}  // namespace
+
+void NoteServiceCaller(const grpc::ServerContextBase* context, std::string identity) {
+  absl::MutexLock lock(&g_service_callers_mu);
+  if (identity.size() > 256) identity.resize(256);  // a certificate name or token subject
+  (*g_service_callers)[context] = std::move(identity);
+}
+
+std::optional<std::string> TakeServiceCaller(const grpc::ServerContextBase* context) {
+  absl::MutexLock lock(&g_service_callers_mu);
+  auto it = g_service_callers->find(context);
+  if (it == g_service_callers->end()) return std::nullopt;
+  std::string identity = std::move(it->second);
+  g_service_callers->erase(it);
+  return identity;
+}
+
+namespace {
 absl::Mutex g_guards_mu;
 absl::flat_hash_set<CallGuard*>* g_guards ABSL_GUARDED_BY(g_guards_mu) =
     new absl::flat_hash_set<CallGuard*>();
@@ -625,6 +646,7 @@ absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) 
     auth_failures_.Take(peer, now);
     return Refused("unauthenticated", caller.status());
   }
+  if (caller->kind == Caller::Kind::kService) NoteServiceCaller(context, caller->subject);
   // Services (EHRs, triage calling content) carry many users' traffic: they get ten times the
   // per-caller allowance of a user.
   RateLimiter& limiter = caller->kind == Caller::Kind::kService ? service_limiter_ : limiter_;

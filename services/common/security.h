@@ -17,6 +17,7 @@
 #define LEGWISE_SERVICES_COMMON_SECURITY_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -221,6 +222,12 @@ class CallGuard {
   RateLimiter service_limiter_;  // services: ten times the allowance
   RateLimiter auth_failures_;    // failed authentications, by peer address
 };
+
+// The audit trail of service calls: Admit notes the identity of a caller it authenticated as a
+// service, and the server's interceptor takes it when the call ends and writes one "audit" line
+// (caller, method, code; nothing about a person).
+void NoteServiceCaller(const grpc::ServerContextBase* context, std::string identity);
+std::optional<std::string> TakeServiceCaller(const grpc::ServerContextBase* context);
 
 // Users may only touch their own data; services never touch a user's reminders. PERMISSION_DENIED.
 absl::Status AuthorizeUserData(const Caller& caller, const std::string& user_id);

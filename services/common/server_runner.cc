@@ -127,6 +127,13 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       if (suppressed > 0) fields.push_back({"suppressed_since_last", suppressed});
       Log(level, "rpc", fields);
     }
+    if (std::optional<std::string> service = TakeServiceCaller(context_)) {
+      // One line per service call, whatever its outcome: who called what, and how it ended.
+      LogInfo("audit", {{"caller", *service},
+                        {"method", method},
+                        {"code", code},
+                        {"request_id", ids_.request_id}});
+    }
     absl::MutexLock lock(&g_ids_mu);
     g_ids->erase(context_);
   }
