@@ -390,13 +390,18 @@ function check(objects, ctx) {
       if (MANAGED) {
         const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
         if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
-        const pw = (c.env || []).find((e) => e.name === "LEGWISE_REDIS_PASSWORD");
-        const ref = pw?.valueFrom?.secretKeyRef;
-        if (!ref || !ref.name || !ref.key) fail(`${id}: LEGWISE_REDIS_PASSWORD not from a Secret`);
-        if (pw && pw.value !== undefined) fail(`${id}: LEGWISE_REDIS_PASSWORD given in clear`);
       } else {
         resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
       }
+      // Managed or in-cluster, the Redis password is a file from a mounted Secret, never an
+      // environment variable.
+      if ((c.env || []).some((e) => e.name === "LEGWISE_REDIS_PASSWORD") || env.LEGWISE_REDIS_PASSWORD !== undefined) {
+        fail(`${id}: LEGWISE_REDIS_PASSWORD in the environment (mount the Secret as a file)`);
+      }
+      const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
+      const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
+      const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
+      if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
     } else if (env.LEGWISE_REDIS_ADDR !== undefined || env.LEGWISE_REDIS_PASSWORD !== undefined) {
       fail(`${id}: triage gets Redis settings it does not use`);
     }
@@ -454,6 +459,13 @@ function check(objects, ctx) {
     if (!/^maxmemory-policy noeviction$/m.test(conf)) fail("Redis: evicts keys (reminder data is not a cache)");
     if (args.redisConf && fs.readFileSync(args.redisConf, "utf8") !== conf) fail(`Redis: ConfigMap redis.conf differs from ${args.redisConf}`);
     if (!(pod.containers[0].readinessProbe && pod.containers[0].livenessProbe)) fail("Redis: probes missing");
+    if (!/^protected-mode yes$/m.test(conf)) fail("Redis: protected mode off");
+    // requirepass comes from a mounted Secret, included after redis.conf.
+    const redisArgs = pod.containers[0].args || [];
+    const inc = redisArgs[redisArgs.indexOf("--include") + 1];
+    const incMount = inc && (pod.containers[0].volumeMounts || []).find((m) => inc.startsWith(m.mountPath + "/"));
+    const incVolume = incMount && (pod.volumes || []).find((v) => v.name === incMount.name);
+    if (!redisArgs.includes("--include") || !incVolume?.secret?.secretName) fail("Redis: no requirepass from a Secret");
     const svc = find("Service", "legwise-redis");
     if (!svc || !selectorMatches({ matchLabels: svc.spec.selector }, redisLabels)) fail("Redis: no Service selecting it");
     if (redisSts.spec.serviceName !== "legwise-redis") fail("Redis: serviceName");
