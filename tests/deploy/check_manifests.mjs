@@ -5,7 +5,7 @@
 //  2. the deployment rules of issue 6, for each of triage, content and reminder: gRPC readiness,
 //     liveness (different health service names) and startup probes, resources, securityContext,
 //     own ServiceAccount without token, topology spread, PDB, HPA, headless Service, settings from
-//     ConfigMaps (LEGWISE_LISTEN_HOST=0.0.0.0), terminationGracePeriodSeconds > shutdown_grace +
+//     ConfigMaps (LEGWISE_LISTEN_HOST=::, dual stack), terminationGracePeriodSeconds > shutdown_grace +
 //     drain_delay, service-to-service addresses that resolve to the headless Services;
 //  3. the NetworkPolicies, by evaluating them on a matrix of (source, destination, port): clients may
 //     reach the three services, triage and reminder reach content, content and reminder reach Redis,
@@ -375,7 +375,8 @@ function check(objects, ctx) {
 
     // Settings.
     const env = envOf(pod, c);
-    if (env.LEGWISE_LISTEN_HOST !== "0.0.0.0") fail(`${id}: LEGWISE_LISTEN_HOST=${env.LEGWISE_LISTEN_HOST}, want 0.0.0.0`);
+    // "::": every interface, IPv6 and IPv4, so the pod serves on dual-stack clusters too.
+    if (env.LEGWISE_LISTEN_HOST !== "::") fail(`${id}: LEGWISE_LISTEN_HOST=${env.LEGWISE_LISTEN_HOST}, want ::`);
     if (Number(env.LEGWISE_PORT) !== want.port) fail(`${id}: LEGWISE_PORT=${env.LEGWISE_PORT}, want ${want.port}`);
     if (Number(env.LEGWISE_METRICS_PORT) !== want.metrics) fail(`${id}: LEGWISE_METRICS_PORT=${env.LEGWISE_METRICS_PORT}`);
     for (const k of Object.keys(env)) if (!k.startsWith("LEGWISE_")) fail(`${id}: setting ${k} is not a LEGWISE_ variable`);
