@@ -329,6 +329,11 @@ absl::StatusOr<int> Listen(const std::string& host_in, int port) {
         absl::StrCat("metrics host must be an IPv4 or IPv6 address: ", host_in));
   }
   int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 && family == AF_INET6 && host == "::" && errno == EAFNOSUPPORT) {
+    // A kernel without IPv6 (some single-stack pods): "all interfaces" is then IPv4's, as gRPC
+    // itself falls back for "[::]".
+    return Listen("0.0.0.0", port);
+  }
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   int on = 1, off = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
