@@ -97,8 +97,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info,
                            const absl::flat_hash_set<std::string>* raw_methods,
                            const MethodTable* methods)
-      : info_(info),
-        raw_methods_(raw_methods),
+      : raw_methods_(raw_methods),
         stats_(methods->Find(info->method())),
         context_(info->server_context()),
         start_(absl::Now()) {
@@ -192,7 +191,6 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
-  grpc::experimental::ServerRpcInfo* info_;
   const absl::flat_hash_set<std::string>* raw_methods_;
   const MethodStats* stats_;
   const grpc::ServerContextBase* context_;
