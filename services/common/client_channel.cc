@@ -6,6 +6,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "services/common/grpc_metrics.h"
 #include "services/common/metrics.h"
 #include "services/common/server_runner.h"
 
@@ -42,11 +43,22 @@ void PrepareClientContext(grpc::ClientContext* context, absl::Duration timeout,
                        absl::StrCat("00-", ids.trace_id, "-", span, "-", ids.trace_flags));
 }
 
-void RecordDownstreamCall(absl::string_view target, const grpc::Status& status) {
-  Metrics::Default().Increment(
-      "legwise_downstream_calls_total",
-      {{"target", std::string(target)},
-       {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))}});
+void RecordDownstreamCall(absl::string_view target, const grpc::Status& status,
+                          absl::Time started) {
+  static const bool described = [] {
+    Metrics::Default().Describe("legwise_downstream_calls_total", "counter",
+                                "Calls to other legwise services, by target and code.");
+    Metrics::Default().Describe("legwise_downstream_call_duration_seconds", "histogram",
+                                "Latency of calls to other legwise services, by target.");
+    return true;
+  }();
+  (void)described;
+  std::string code = GrpcCodeLabel(status.error_code());
+  Metrics::Default().Increment("legwise_downstream_calls_total",
+                               {{"target", std::string(target)}, {"grpc_code", code}});
+  Metrics::Default().Observe("legwise_downstream_call_duration_seconds",
+                             {{"target", std::string(target)}},
+                             absl::ToDoubleSeconds(absl::Now() - started));
 }
 
 absl::Status CheckDownstreamHealth(grpc::Channel* channel, absl::Duration timeout) {

@@ -29,7 +29,7 @@ void PrepareClientContext(grpc::ClientContext* context, absl::Duration timeout,
                           const grpc::ServerContextBase* parent = nullptr);
 
 // Counts a downstream call's outcome in legwise_downstream_calls_total{target,code}.
-void RecordDownstreamCall(absl::string_view target, const grpc::Status& status);
+void RecordDownstreamCall(absl::string_view target, const grpc::Status& status, absl::Time started);
 
 // Checks a downstream's grpc.health.v1 status ("" service) with a deadline: OK when SERVING.
 absl::Status CheckDownstreamHealth(grpc::Channel* channel, absl::Duration timeout);

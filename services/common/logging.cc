@@ -39,33 +39,86 @@ void SetLogServiceName(absl::string_view service) {
 
 void SetMinLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF), or 0 when it is not one.
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  if (n == 0) return 0;
+  unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  auto cont = [&](size_t i) { return i < n && (p[i] & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
+    if (c == 0xED && p[1] >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
+    if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::string JsonEscape(absl::string_view in) {
+  // Whatever the input, the output is valid UTF-8 inside a JSON string: control characters and
+  // DEL are \u-escaped, U+2028/U+2029 too (JavaScript parsers choke on them), and every byte that
+  // is not part of a well-formed UTF-8 sequence becomes U+FFFD.
   std::string out;
   out.reserve(in.size());
-  for (unsigned char c : in) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
+  size_t i = 0;
+  while (i < in.size()) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7F) {
+            out += absl::StrFormat("\\u%04x", c);
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
     }
+    size_t len = Utf8SequenceLength(in.substr(i));
+    if (len == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    absl::string_view seq = in.substr(i, len);
+    if (seq == "\xE2\x80\xA8") {
+      out += "\\u2028";
+    } else if (seq == "\xE2\x80\xA9") {
+      out += "\\u2029";
+    } else {
+      out.append(seq.data(), seq.size());
+    }
+    i += len;
   }
   return out;
 }

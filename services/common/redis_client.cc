@@ -188,6 +188,8 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {
                               "Redis calls that failed, by kind (unavailable, reply).");
   Metrics::Default().Describe("legwise_redis_calls_total", "counter",
                               "Redis round trips attempted.");
+  Metrics::Default().Describe("legwise_redis_call_duration_seconds", "histogram",
+                              "Latency of Redis round trips (one pipeline each) that got replies.");
   Metrics::Default().Describe("legwise_redis_cluster_redirects_total", "counter",
                               "Redis Cluster replies that sent a command elsewhere, by kind "
                               "(moved, ask, tryagain, clusterdown).");
@@ -211,6 +213,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Send(
   *sent = true;
   round_trips_.fetch_add(1, std::memory_order_relaxed);
   Metrics::Default().Increment("legwise_redis_calls_total");
+  const absl::Time started = absl::Now();
   redisContext* ctx = c->get();
   size_t expected = 0;
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -252,6 +255,8 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Send(
     freeReplyObject(raw);
   }
   pool->Release(std::move(*c), /*healthy=*/true);
+  Metrics::Default().Observe("legwise_redis_call_duration_seconds", {},
+                             absl::ToDoubleSeconds(absl::Now() - started));
   return replies;
 }
 

@@ -8,10 +8,12 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -22,6 +24,9 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
 #include "services/common/validation.h"
@@ -350,6 +355,13 @@ void AddSecurityFlags(FlagSet* flags, SecurityOptions* o) {
                      "Longest validity a token may have (exp - iat, and exp - now).");
   flags->AddString("service_scope", &o->service_scope,
                    "Token scope that identifies a service (EHR) caller.");
+  flags->AddString("service_identities", &o->service_identities,
+                   "Comma-separated SANs or CNs of client certificates that identify services "
+                   "(empty = every certificate from --tls_client_ca_file).");
+  flags->AddDuration("tls_refresh_interval", &o->tls_refresh_interval,
+                     "How often the TLS certificate, key and client CA are re-read.");
+  flags->AddDuration("jwks_refresh_interval", &o->jwks_refresh_interval,
+                     "How often --jwks_file is re-read (SIGHUP re-reads it at once).");
   flags->AddBool("insecure", &o->insecure,
                  "Allow plaintext without authentication on non-loopback interfaces (never in "
                  "production).");
@@ -391,17 +403,31 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadFile(o.tls_key_file, "--tls_key_file");
   if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (!o.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca = ReadFile(o.tls_client_ca_file, "--tls_client_ca_file");
     if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
+  }
+  const unsigned int refresh =
+      static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(o.tls_refresh_interval)));
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider;
+  if (o.tls_client_ca_file.empty()) {
+    provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        o.tls_key_file, o.tls_cert_file, refresh);
+  } else {
+    provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        o.tls_key_file, o.tls_cert_file, o.tls_client_ca_file, refresh);
+  }
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (!o.tls_client_ca_file.empty()) {
+    tls.watch_root_certs();
     // Mobile clients present no certificate (they use a JWT); a certificate that is presented must
     // chain to the CA, or the handshake fails.
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   }
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  return grpc::SslServerCredentials(ssl);
+  return grpc::experimental::TlsServerCredentials(tls);
 }
 
 void AddClientTlsFlags(FlagSet* flags, const std::string& prefix, ClientTlsOptions* o) {
@@ -431,19 +457,133 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   return grpc::SslCredentials(ssl);
 }
 
+namespace {
+absl::Mutex g_service_callers_mu;
+absl::flat_hash_map<const grpc::ServerContextBase*, std::string>* g_service_callers ABSL_GUARDED_BY(
+    g_service_callers_mu) = new absl::flat_hash_map<const grpc::ServerContextBase*, std::string>();
+}  // namespace
+
+void NoteServiceCaller(const grpc::ServerContextBase* context, std::string identity) {
+  absl::MutexLock lock(&g_service_callers_mu);
+  if (identity.size() > 256) identity.resize(256);  // a certificate name or token subject
+  (*g_service_callers)[context] = std::move(identity);
+}
+
+std::optional<std::string> TakeServiceCaller(const grpc::ServerContextBase* context) {
+  absl::MutexLock lock(&g_service_callers_mu);
+  auto it = g_service_callers->find(context);
+  if (it == g_service_callers->end()) return std::nullopt;
+  std::string identity = std::move(it->second);
+  g_service_callers->erase(it);
+  return identity;
+}
+
+namespace {
+absl::Mutex g_guards_mu;
+absl::flat_hash_set<CallGuard*>* g_guards ABSL_GUARDED_BY(g_guards_mu) =
+    new absl::flat_hash_set<CallGuard*>();
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CallGuard>> CallGuard::Create(const SecurityOptions& options) {
   Metrics::Default().Describe("legwise_call_refusals_total", "counter",
                               "Calls refused before their handler ran, by reason.");
+  Metrics::Default().Describe("legwise_jwks_reloads_total", "counter",
+                              "JWKS file changes seen, by result (ok, error).");
   std::unique_ptr<CallGuard> guard(new CallGuard(options));
   if (!options.jwks_file.empty()) {
-    absl::StatusOr<std::string> jwks = ReadFile(options.jwks_file, "--jwks_file");
-    if (!jwks.ok()) return jwks.status();
-    auto verifier = JwtVerifier::FromJwks(*jwks, options.jwt_issuer, options.jwt_audience,
-                                          options.jwt_clock_skew, options.jwt_max_lifetime);
-    if (!verifier.ok()) return verifier.status();
-    guard->verifier_ = std::move(*verifier);
+    if (absl::Status s = guard->ReloadJwks(); !s.ok()) return s;
+    CallGuard* g = guard.get();
+    const absl::Duration every = std::max(options.jwks_refresh_interval, absl::Milliseconds(100));
+    guard->watcher_ = std::thread([g, every] {
+      while (!g->stop_.WaitForNotificationWithTimeout(every)) g->ReloadJwks().IgnoreError();
+    });
   }
+  absl::MutexLock lock(&g_guards_mu);
+  g_guards->insert(guard.get());
   return guard;
+}
+
+CallGuard::~CallGuard() {
+  {
+    absl::MutexLock lock(&g_guards_mu);
+    g_guards->erase(this);
+  }
+  stop_.Notify();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void CallGuard::ReloadAll() {
+  absl::MutexLock lock(&g_guards_mu);
+  for (CallGuard* g : *g_guards) g->ReloadJwks().IgnoreError();
+}
+
+absl::Status CallGuard::ReloadJwks() {
+  if (options_.jwks_file.empty()) return absl::OkStatus();
+  // Read through the path every time: Kubernetes replaces a mounted ConfigMap by swapping a
+  // symlink, so the file behind the name changes while the name stays.
+  absl::StatusOr<std::string> jwks = ReadFile(options_.jwks_file, "--jwks_file");
+  bool first;
+  {
+    absl::MutexLock lock(&verifier_mu_);
+    first = verifier_ == nullptr;
+    if (jwks.ok() && !first && *jwks == jwks_content_) return absl::OkStatus();  // unchanged
+  }
+  absl::Status status = jwks.status();
+  std::unique_ptr<JwtVerifier> verifier;
+  if (jwks.ok()) {
+    auto v = JwtVerifier::FromJwks(*jwks, options_.jwt_issuer, options_.jwt_audience,
+                                   options_.jwt_clock_skew, options_.jwt_max_lifetime);
+    status = v.status();
+    if (v.ok()) verifier = *std::move(v);
+  }
+  if (!status.ok()) {
+    if (!first) {
+      Metrics::Default().Increment("legwise_jwks_reloads_total", {{"result", "error"}});
+      LogError("jwks_reload_failed",
+               {{"error", std::string(status.message())}, {"kept", "the keys loaded before"}});
+    }
+    return status;
+  }
+  {
+    absl::MutexLock lock(&verifier_mu_);
+    verifier_ = std::move(verifier);
+    jwks_content_ = *std::move(jwks);
+  }
+  if (!first) {
+    Metrics::Default().Increment("legwise_jwks_reloads_total", {{"result", "ok"}});
+    LogInfo("jwks_reloaded");
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const JwtVerifier> CallGuard::verifier() const {
+  absl::MutexLock lock(&verifier_mu_);
+  return verifier_;
+}
+
+bool CallGuard::IsServiceIdentity(const grpc::AuthContext& auth, std::string* identity) const {
+  std::vector<grpc::string_ref> cn = auth.FindPropertyValues("x509_common_name");
+  if (options_.service_identities.empty()) {
+    *identity = cn.empty() ? "service" : std::string(cn[0].data(), cn[0].size());
+    return true;
+  }
+  std::vector<std::string> names;
+  for (const char* property : {"x509_subject_alternative_name", "peer_dns", "x509_common_name"}) {
+    for (const grpc::string_ref& v : auth.FindPropertyValues(property)) {
+      names.emplace_back(v.data(), v.size());
+    }
+  }
+  for (absl::string_view want :
+       absl::StrSplit(options_.service_identities, ',', absl::SkipEmpty())) {
+    want = absl::StripAsciiWhitespace(want);
+    for (const std::string& name : names) {
+      if (name == want) {
+        *identity = name;
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 namespace {
@@ -506,6 +646,7 @@ absl::StatusOr<Caller> CallGuard::Admit(const grpc::ServerContextBase* context) 
     auth_failures_.Take(peer, now);
     return Refused("unauthenticated", caller.status());
   }
+  if (caller->kind == Caller::Kind::kService) NoteServiceCaller(context, caller->subject);
   // Services (EHRs, triage calling content) carry many users' traffic: they get ten times the
   // per-caller allowance of a user.
   RateLimiter& limiter = caller->kind == Caller::Kind::kService ? service_limiter_ : limiter_;
@@ -523,21 +664,26 @@ absl::StatusOr<Caller> CallGuard::Authenticate(const grpc::ServerContextBase* co
   const auto& md = context->client_metadata();
   auto bearer = md.find("authorization");
   if (auth != nullptr && auth->IsPeerAuthenticated() && !options_.tls_client_ca_file.empty()) {
-    // A client certificate that chained to our client CA: an EHR or a legwise service.
-    caller.kind = Caller::Kind::kService;
-    std::vector<grpc::string_ref> cn = auth->FindPropertyValues("x509_common_name");
-    caller.subject = cn.empty() ? "service" : std::string(cn[0].data(), cn[0].size());
-    return caller;
+    // A client certificate that chained to our client CA and names a service identity: an EHR
+    // or a legwise service. Any other certificate from the CA proves nothing more than TLS does:
+    // the call then needs a token like any other.
+    std::string identity;
+    if (IsServiceIdentity(*auth, &identity)) {
+      caller.kind = Caller::Kind::kService;
+      caller.subject = std::move(identity);
+      return caller;
+    }
   }
   if (bearer == md.end()) {
     return Unauthenticated("credentials required: a Bearer token or a client certificate");
   }
-  if (verifier_ == nullptr) return Unauthenticated("bearer tokens are not accepted here");
+  std::shared_ptr<const JwtVerifier> verifier = this->verifier();
+  if (verifier == nullptr) return Unauthenticated("bearer tokens are not accepted here");
   absl::string_view value(bearer->second.data(), bearer->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
     return Unauthenticated("authorization must be a Bearer token");
   }
-  absl::StatusOr<JwtVerifier::Claims> claims = verifier_->Verify(std::string(value), absl::Now());
+  absl::StatusOr<JwtVerifier::Claims> claims = verifier->Verify(std::string(value), absl::Now());
   if (!claims.ok()) return claims.status();
   bool is_service = std::find(claims->scopes.begin(), claims->scopes.end(),
                               options_.service_scope) != claims->scopes.end();

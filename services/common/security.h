@@ -17,13 +17,16 @@
 #define LEGWISE_SERVICES_COMMON_SECURITY_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -49,6 +52,16 @@ struct SecurityOptions {
   absl::Duration jwt_max_lifetime = absl::Hours(24);
   // A token with this scope (space-separated "scope" claim) identifies a service, not a user.
   std::string service_scope = "legwise.service";
+  // Client certificates that identify a legwise service, comma-separated: each entry is matched
+  // against the certificate's DNS/URI SANs and its CN. A certificate from the CA that matches none
+  // is not a service (its call then needs a token). Empty: every certificate from the CA is a
+  // service.
+  std::string service_identities;
+  // How often the TLS certificate, key and client CA files, and the JWKS file, are re-read: a
+  // renewed certificate (cert-manager, a Secret update) or a new signing key is used without a
+  // restart. SIGHUP re-reads the JWKS at once.
+  absl::Duration tls_refresh_interval = absl::Seconds(5);
+  absl::Duration jwks_refresh_interval = absl::Seconds(2);
   // Serve plaintext without authentication on non-loopback interfaces (never in production).
   bool insecure = false;
   // Per-caller rate limit: sustained requests per second and burst (services get ten times as
@@ -68,8 +81,9 @@ struct SecurityOptions {
 };
 
 // --tls_cert_file, --tls_key_file, --tls_client_ca_file, --jwks_file, --jwt_issuer, --jwt_audience,
-// --jwt_clock_skew, --jwt_max_lifetime, --service_scope, --insecure, --rate_limit_per_second,
-// --rate_limit_burst, --auth_failures_per_second, --auth_failure_burst.
+// --jwt_clock_skew, --jwt_max_lifetime, --service_scope, --service_identities, --insecure,
+// --rate_limit_per_second, --rate_limit_burst, --auth_failures_per_second, --auth_failure_burst,
+// --tls_refresh_interval, --jwks_refresh_interval.
 void AddSecurityFlags(FlagSet* flags, SecurityOptions* options);
 
 // Checks the options against the listen host: TLS files come in pairs and are readable, a JWKS file
@@ -78,8 +92,10 @@ void AddSecurityFlags(FlagSet* flags, SecurityOptions* options);
 absl::Status ValidateSecurityOptions(const SecurityOptions& options,
                                      const std::string& listen_host);
 
-// Server credentials for the options (TLS, with optional client-certificate verification), or
-// insecure credentials when no certificate is configured.
+// Server credentials for the options (TLS through gRPC's FileWatcherCertificateProvider, which
+// re-reads the certificate, key and client CA every tls_refresh_interval: new handshakes get the
+// renewed certificate, established connections keep theirs), or insecure credentials when no
+// certificate is configured. The files are checked once here so a bad path fails at startup.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const SecurityOptions& options);
 
@@ -166,7 +182,18 @@ std::string PeerAddressKey(absl::string_view peer);
 // Handlers call Admit() first and then the authorization check they need.
 class CallGuard {
  public:
+  // Loads the JWKS (if any) and watches it: the file is re-read every jwks_refresh_interval
+  // (it may be a symlink that Kubernetes swaps) and on ReloadAll (SIGHUP); a file that does not
+  // load leaves the current keys in place.
   static absl::StatusOr<std::unique_ptr<CallGuard>> Create(const SecurityOptions& options);
+  ~CallGuard();
+  CallGuard(const CallGuard&) = delete;
+  CallGuard& operator=(const CallGuard&) = delete;
+
+  // Re-reads the JWKS file now (no-op without one); an error leaves the current keys.
+  absl::Status ReloadJwks();
+  // ReloadJwks on every live guard (the SIGHUP hook).
+  static void ReloadAll();
 
   // UNAUTHENTICATED (no or bad credentials) or RESOURCE_EXHAUSTED (rate limit, reason
   // RATE_LIMITED; too many failed authentications from the peer, AUTH_FAILURES_FROM_PEER), else the
@@ -182,12 +209,25 @@ class CallGuard {
         service_limiter_(options_.rate_limit_per_second * 10, options_.rate_limit_burst * 10),
         auth_failures_(options_.auth_failures_per_second, options_.auth_failure_burst) {}
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase* context);
+  // Whether a verified client certificate names one of --service_identities.
+  bool IsServiceIdentity(const grpc::AuthContext& auth, std::string* identity) const;
+  std::shared_ptr<const JwtVerifier> verifier() const;
   SecurityOptions options_;
-  std::unique_ptr<JwtVerifier> verifier_;
+  mutable absl::Mutex verifier_mu_;
+  std::shared_ptr<const JwtVerifier> verifier_ ABSL_GUARDED_BY(verifier_mu_);
+  std::string jwks_content_ ABSL_GUARDED_BY(verifier_mu_);  // what verifier_ was built from
+  absl::Notification stop_;
+  std::thread watcher_;
   RateLimiter limiter_;          // users and development callers
   RateLimiter service_limiter_;  // services: ten times the allowance
   RateLimiter auth_failures_;    // failed authentications, by peer address
 };
+
+// The audit trail of service calls: Admit notes the identity of a caller it authenticated as a
+// service, and the server's interceptor takes it when the call ends and writes one "audit" line
+// (caller, method, code; nothing about a person).
+void NoteServiceCaller(const grpc::ServerContextBase* context, std::string identity);
+std::optional<std::string> TakeServiceCaller(const grpc::ServerContextBase* context);
 
 // Users may only touch their own data; services never touch a user's reminders. PERMISSION_DENIED.
 absl::Status AuthorizeUserData(const Caller& caller, const std::string& user_id);

@@ -17,12 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/message.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "services/common/grpc_metrics.h"
 #include "services/common/logging.h"
+#include "services/common/reflection.h"
 #include "services/common/validation.h"
 
 namespace legwise {
@@ -85,27 +86,30 @@ LogSampler& FailedCallSampler() {
 }
 
 // Counts, times and logs every call; derives its request and trace ids. Logs hold the method, the
-// status code, the duration and the ids: never the request or the response. Also the two answers
-// gRPC itself gets wrong for us: a request message that does not parse is INVALID_ARGUMENT (gRPC
-// answers UNIMPLEMENTED or INTERNAL), and in production mode reflection needs the credentials the
-// services need (`reflection_guard`).
+// status code, the duration and the ids: never the request or the response. Also an answer gRPC
+// itself gets wrong for us: a request message that does not parse is INVALID_ARGUMENT (gRPC
+// answers UNIMPLEMENTED or INTERNAL). Metrics: grpc_metrics.h.
 class ObservabilityInterceptor : public grpc::experimental::Interceptor {
  public:
-  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info, CallGuard* reflection_guard,
-                           const absl::flat_hash_set<std::string>* raw_methods)
-      : info_(info),
-        reflection_guard_(reflection_guard),
-        raw_methods_(raw_methods),
-        start_(absl::Now()) {}
+  // Everything about the call that is kept is taken here, while gRPC's call object (and the
+  // method name it owns) is alive: `info` is not read after the call is done. The method is
+  // looked up among the served ones; anything else is "unknown" and its name is never kept.
+  ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info,
+                           const absl::flat_hash_set<std::string>* raw_methods,
+                           const MethodTable* methods)
+      : raw_methods_(raw_methods),
+        stats_(methods->Find(info->method())),
+        context_(info->server_context()),
+        start_(absl::Now()) {
+    stats_->started->Increment();
+  }
 
   ~ObservabilityInterceptor() override {
     double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
-    std::string method = info_->method();
+    stats_->Handled(code_);
+    stats_->seconds->Observe(seconds);
+    const std::string& method = stats_->path;
     std::string code = CodeName(code_);
-    Metrics::Default().Increment("legwise_grpc_server_handled_total",
-                                 {{"method", method}, {"code", code}});
-    Metrics::Default().Observe("legwise_grpc_server_handling_seconds", {{"method", method}},
-                               seconds);
     bool failed = code_ != grpc::StatusCode::OK;
     LogLevel level =
         failed && code_ != grpc::StatusCode::CANCELLED ? LogLevel::kWarning : LogLevel::kDebug;
@@ -122,8 +126,15 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       if (suppressed > 0) fields.push_back({"suppressed_since_last", suppressed});
       Log(level, "rpc", fields);
     }
+    if (std::optional<std::string> service = TakeServiceCaller(context_)) {
+      // One line per service call, whatever its outcome: who called what, and how it ended.
+      LogInfo("audit", {{"caller", *service},
+                        {"method", method},
+                        {"code", code},
+                        {"request_id", ids_.request_id}});
+    }
     absl::MutexLock lock(&g_ids_mu);
-    g_ids->erase(info_->server_context());
+    g_ids->erase(context_);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -132,28 +143,27 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       ids_ = DeriveIds(*methods->GetRecvInitialMetadata());
       {
         absl::MutexLock lock(&g_ids_mu);
-        (*g_ids)[info_->server_context()] = ids_;
-      }
-      if (reflection_guard_ != nullptr && absl::StartsWith(info_->method(), "/grpc.reflection.")) {
-        // The reflection handler is gRPC's own and cannot be told to refuse: the call is
-        // cancelled before it answers anything (the caller sees CANCELLED; the refusal is counted
-        // in legwise_call_refusals_total).
-        if (!reflection_guard_->Admit(info_->server_context()).ok()) {
-          info_->server_context()->TryCancel();
-        }
+        (*g_ids)[context_] = ids_;
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
       if (methods->GetRecvMessage() == nullptr) {
         malformed_ = true;  // gRPC could not deserialize the request
-      } else if (absl::StartsWith(info_->method(), "/legwise.") &&
-                 !raw_methods_->contains(info_->method())) {
+      } else if (stats_->known && absl::StartsWith(stats_->path, "/legwise.") &&
+                 !raw_methods_->contains(stats_->path)) {
         // Our own (non-raw) methods' requests are generated protobuf messages. Unknown fields are
         // never read, so they are not kept: a caller cannot make a call hold up to a whole
         // message's worth of bytes we ignore.
         request_ = static_cast<google::protobuf::Message*>(methods->GetRecvMessage());
         request_->DiscardUnknownFields();
       }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr) {
+      stats_->received->Increment();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      stats_->sent->Increment();
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->emplace("x-request-id", ids_.request_id);
@@ -181,9 +191,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
-  grpc::experimental::ServerRpcInfo* info_;
-  CallGuard* reflection_guard_;
   const absl::flat_hash_set<std::string>* raw_methods_;
+  const MethodStats* stats_;
+  const grpc::ServerContextBase* context_;
   absl::Time start_;
   CallIds ids_;
   bool malformed_ = false;
@@ -195,17 +205,17 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
 class ObservabilityInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  ObservabilityInterceptorFactory(CallGuard* reflection_guard,
-                                  const absl::flat_hash_set<std::string>* raw_methods)
-      : reflection_guard_(reflection_guard), raw_methods_(raw_methods) {}
+  ObservabilityInterceptorFactory(const absl::flat_hash_set<std::string>* raw_methods,
+                                  const MethodTable* methods)
+      : raw_methods_(raw_methods), methods_(methods) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new ObservabilityInterceptor(info, reflection_guard_, raw_methods_);
+    return new ObservabilityInterceptor(info, raw_methods_, methods_);
   }
 
  private:
-  CallGuard* reflection_guard_;
   const absl::flat_hash_set<std::string>* raw_methods_;
+  const MethodTable* methods_;
 };
 
 int Ms(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
@@ -350,8 +360,15 @@ absl::Status ServerRunner::Start() {
     return absl::InvalidArgumentError("--log_level must be debug, info, warning or error");
   }
   Metrics& m = Metrics::Default();
-  m.Describe("legwise_grpc_server_handled_total", "counter", "RPCs completed, by method and code.");
-  m.Describe("legwise_grpc_server_handling_seconds", "histogram", "RPC latency, by method.");
+  m.Describe("legwise_build_info", "gauge", "Always 1; the version and git revision running.");
+  m.Set("legwise_build_info", {{"version", LEGWISE_VERSION}, {"revision", LEGWISE_REVISION}}, 1);
+  if (method_table_ == nullptr) {
+    std::vector<std::string> names, missing;
+    for (auto& [service, name] : services_) names.push_back(name);
+    method_table_ = std::make_unique<MethodTable>(&m, MethodTable::Describe(names, &missing));
+    for (const std::string& name : missing)
+      LogError("service_not_in_descriptor_pool", {{"service", name}});
+  }
   m.Describe("legwise_dependency_up", "gauge", "1 when a dependency answers its probe, else 0.");
   m.Describe("legwise_ready", "gauge", "1 when the server reports SERVING.");
 
@@ -368,13 +385,13 @@ absl::Status ServerRunner::Start() {
   }
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::string host = options_.listen_host;
   if (host.find(':') != std::string::npos && host.front() != '[')
     host = absl::StrCat("[", host, "]");
   builder.AddListeningPort(absl::StrCat(host, ":", options_.port), *credentials, &port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
+
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Ms(options_.max_connection_age));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
@@ -400,9 +417,15 @@ absl::Status ServerRunner::Start() {
     if (!guard.ok()) return guard.status();
     reflection_guard_ = *std::move(guard);
   }
+  {
+    std::vector<std::string> names;
+    for (auto& [service, name] : services_) names.push_back(name);
+    reflection_services_ = MakeReflectionServices(std::move(names), reflection_guard_.get());
+    for (auto& service : reflection_services_) builder.RegisterService(service.get());
+  }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(
-      std::make_unique<ObservabilityInterceptorFactory>(reflection_guard_.get(), &raw_methods_));
+      std::make_unique<ObservabilityInterceptorFactory>(&raw_methods_, method_table_.get()));
   builder.experimental().SetInterceptorCreators(std::move(creators));
 
   server_ = builder.BuildAndStart();
@@ -415,6 +438,9 @@ absl::Status ServerRunner::Start() {
     int bound = 0;
     probe.AddListeningPort(absl::StrCat(host, ":", options_.probe_port),
                            grpc::InsecureServerCredentials(), &bound);
+    // Only health is served here; gRPC needs one callback service to poll for it, and this one
+    // answers every other method UNIMPLEMENTED.
+    probe.RegisterCallbackGenericService(&probe_generic_);
     probe_server_ = probe.BuildAndStart();
     if (probe_server_ == nullptr || bound == 0) {
       server_->Shutdown(absl::ToChronoTime(absl::Now()));
@@ -500,6 +526,7 @@ void ServerRunner::SignalLoop() {
     int sig = byte;
     if (sig == SIGHUP) {
       LogInfo("reload_requested");
+      CallGuard::ReloadAll();  // the JWKS, at once (it is also polled)
       for (auto& hook : reload_hooks_) hook();
     } else if (sig == SIGTERM || sig == SIGINT) {
       LogInfo("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -25,9 +25,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_context.h"
 #include "services/common/config.h"
+#include "services/common/grpc_metrics.h"
 #include "services/common/metrics.h"
 #include "services/common/security.h"
 
@@ -163,9 +165,14 @@ class ServerRunner {
 
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> probe_server_;
+  grpc::CallbackGenericService probe_generic_;
   // Admits server-reflection calls with the services' own credentials (null in development mode).
   std::unique_ptr<CallGuard> reflection_guard_;
+  // Server reflection v1 and v1alpha (ours: see reflection.h).
+  std::vector<std::unique_ptr<grpc::Service>> reflection_services_;
   std::unique_ptr<MetricsHttpServer> metrics_;
+  // The served methods and their metric series (built once, in Start).
+  std::unique_ptr<MethodTable> method_table_;
   int port_ = 0;
   std::atomic<bool> shutting_down_{false};
   absl::Notification shutdown_requested_;

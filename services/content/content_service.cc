@@ -55,6 +55,8 @@ absl::StatusOr<std::shared_ptr<const Catalog>> LoadCatalog(const std::string& di
 }
 
 absl::Status ReloadCatalog(const std::string& dir, CatalogHolder* holder, ContentCache* cache) {
+  Metrics::Default().Describe("legwise_content_catalog_reloads_total", "counter",
+                              "Catalog reloads (SIGHUP), by result.");
   absl::StatusOr<std::shared_ptr<const Catalog>> next = LoadCatalog(dir);
   const std::string old_version = holder->Get()->version();
   if (!next.ok()) {

@@ -199,7 +199,11 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
 ReminderServiceImpl::ReminderServiceImpl(ReminderStore* store, NudgeHub* hub,
                                          NudgeTextProvider* texts, const Planner* planner,
                                          ReminderServiceOptions options)
-    : store_(store), hub_(hub), texts_(texts), planner_(planner), options_(options) {}
+    : store_(store), hub_(hub), texts_(texts), planner_(planner), options_(options) {
+  Metrics::Default().Describe("legwise_reminder_open_streams", "gauge",
+                              "StreamNudges streams open on this replica.");
+  Metrics::Default().Set("legwise_reminder_open_streams", {}, 0);
+}
 
 void ReminderServiceImpl::Register(NudgeStreamReactor* r) {
   absl::MutexLock lock(&streams_mu_);

@@ -66,11 +66,12 @@ void GrpcGuidanceClient::Fetch(const std::vector<std::string>& topic_ids, const 
   // Start them only once every call is prepared: a callback may run (and the last one delete the
   // state) as soon as its call starts.
   const size_t n = topic_ids.size();
+  const absl::Time started = absl::Now();
   for (size_t i = 0; i < n; ++i) {
     FetchState::Call& call = state->calls[i];
     stub_->async()->GetGuidance(&call.context, &call.request, &call.response,
-                                [state, &call](grpc::Status status) {
-                                  RecordDownstreamCall("content", status);
+                                [state, &call, started](grpc::Status status) {
+                                  RecordDownstreamCall("content", status, started);
                                   call.status = std::move(status);
                                   state->OneDone();
                                 });

@@ -59,8 +59,8 @@ TEST(ServerRunnerTest, HealthFollowsRequiredAndOptionalDependencies) {
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_NE(metrics->find("legwise_dependency_up{dependency=\"cache\"} 0"), std::string::npos)
       << *metrics;
-  EXPECT_NE(metrics->find("legwise_grpc_server_handled_total{code=\"OK\",method=\"/grpc.health.v1."
-                          "Health/Check\"}"),
+  EXPECT_NE(metrics->find("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
+                          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"}"),
             std::string::npos)
       << *metrics;
 

@@ -5,7 +5,7 @@
 //  2. the deployment rules of issue 6, for each of triage, content and reminder: gRPC readiness,
 //     liveness (different health service names) and startup probes, resources, securityContext,
 //     own ServiceAccount without token, topology spread, PDB, HPA, headless Service, settings from
-//     ConfigMaps (LEGWISE_LISTEN_HOST=0.0.0.0), terminationGracePeriodSeconds > shutdown_grace +
+//     ConfigMaps (LEGWISE_LISTEN_HOST=::, dual stack), terminationGracePeriodSeconds > shutdown_grace +
 //     drain_delay, service-to-service addresses that resolve to the headless Services;
 //  3. the NetworkPolicies, by evaluating them on a matrix of (source, destination, port): clients may
 //     reach the three services, triage and reminder reach content, content and reminder reach Redis,
@@ -159,6 +159,21 @@ async function schemaErrors(objects) {
   const errors = [];
   for (const o of objects) {
     const id = `${o.kind}/${o.metadata?.name}`;
+    if (o.apiVersion === "monitoring.coreos.com/v1") {
+      // Prometheus Operator CRDs (no kubernetes-models schema): the fields the kit relies on.
+      const allowed = { ServiceMonitor: ["selector", "endpoints"], PrometheusRule: ["groups"] }[o.kind];
+      if (!allowed) errors.push(`${id}: unexpected monitoring kind`);
+      else for (const k of Object.keys(o.spec || {})) if (!allowed.includes(k)) errors.push(`${id}: unknown field spec.${k}`);
+      if (o.kind === "ServiceMonitor" && !(o.spec?.endpoints || []).every((e) => e.port === "metrics")) {
+        errors.push(`${id}: endpoints must scrape the "metrics" port`);
+      }
+      if (o.kind === "PrometheusRule") {
+        for (const g of o.spec?.groups || []) for (const r of g.rules || []) {
+          if (r.alert && !r.annotations?.runbook_url) errors.push(`${id}: alert ${r.alert} has no runbook_url`);
+        }
+      }
+      continue;
+    }
     const Model = await modelClass(o.apiVersion, o.kind);
     if (!Model) {
       errors.push(`${id}: no schema for ${o.apiVersion} ${o.kind}`);
@@ -178,7 +193,11 @@ async function schemaErrors(objects) {
 // ---------------------------------------------------------------------------------------------
 // 3. NetworkPolicy evaluation. An endpoint: {ns, labels} for a pod, or {ip} outside the cluster.
 
-const NAMESPACE_LABELS = (ns) => ({ "kubernetes.io/metadata.name": ns });
+// The namespace Prometheus runs in carries the label the monitoring kit admits.
+const NAMESPACE_LABELS = (ns) => ({
+  "kubernetes.io/metadata.name": ns,
+  ...(ns === "monitoring" ? { "legwise.io/monitoring": "true" } : {}),
+});
 
 function peerMatches(peer, policyNs, ep) {
   if (peer.ipBlock) {
@@ -356,7 +375,8 @@ function check(objects, ctx) {
 
     // Settings.
     const env = envOf(pod, c);
-    if (env.LEGWISE_LISTEN_HOST !== "0.0.0.0") fail(`${id}: LEGWISE_LISTEN_HOST=${env.LEGWISE_LISTEN_HOST}, want 0.0.0.0`);
+    // "::": every interface, IPv6 and IPv4, so the pod serves on dual-stack clusters too.
+    if (env.LEGWISE_LISTEN_HOST !== "::") fail(`${id}: LEGWISE_LISTEN_HOST=${env.LEGWISE_LISTEN_HOST}, want ::`);
     if (Number(env.LEGWISE_PORT) !== want.port) fail(`${id}: LEGWISE_PORT=${env.LEGWISE_PORT}, want ${want.port}`);
     if (Number(env.LEGWISE_METRICS_PORT) !== want.metrics) fail(`${id}: LEGWISE_METRICS_PORT=${env.LEGWISE_METRICS_PORT}`);
     for (const k of Object.keys(env)) if (!k.startsWith("LEGWISE_")) fail(`${id}: setting ${k} is not a LEGWISE_ variable`);
@@ -371,13 +391,18 @@ function check(objects, ctx) {
       if (MANAGED) {
         const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
         if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
-        const pw = (c.env || []).find((e) => e.name === "LEGWISE_REDIS_PASSWORD");
-        const ref = pw?.valueFrom?.secretKeyRef;
-        if (!ref || !ref.name || !ref.key) fail(`${id}: LEGWISE_REDIS_PASSWORD not from a Secret`);
-        if (pw && pw.value !== undefined) fail(`${id}: LEGWISE_REDIS_PASSWORD given in clear`);
       } else {
         resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
       }
+      // Managed or in-cluster, the Redis password is a file from a mounted Secret, never an
+      // environment variable.
+      if ((c.env || []).some((e) => e.name === "LEGWISE_REDIS_PASSWORD") || env.LEGWISE_REDIS_PASSWORD !== undefined) {
+        fail(`${id}: LEGWISE_REDIS_PASSWORD in the environment (mount the Secret as a file)`);
+      }
+      const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
+      const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
+      const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
+      if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
     } else if (env.LEGWISE_REDIS_ADDR !== undefined || env.LEGWISE_REDIS_PASSWORD !== undefined) {
       fail(`${id}: triage gets Redis settings it does not use`);
     }
@@ -435,6 +460,13 @@ function check(objects, ctx) {
     if (!/^maxmemory-policy noeviction$/m.test(conf)) fail("Redis: evicts keys (reminder data is not a cache)");
     if (args.redisConf && fs.readFileSync(args.redisConf, "utf8") !== conf) fail(`Redis: ConfigMap redis.conf differs from ${args.redisConf}`);
     if (!(pod.containers[0].readinessProbe && pod.containers[0].livenessProbe)) fail("Redis: probes missing");
+    if (!/^protected-mode yes$/m.test(conf)) fail("Redis: protected mode off");
+    // requirepass comes from a mounted Secret, included after redis.conf.
+    const redisArgs = pod.containers[0].args || [];
+    const inc = redisArgs[redisArgs.indexOf("--include") + 1];
+    const incMount = inc && (pod.containers[0].volumeMounts || []).find((m) => inc.startsWith(m.mountPath + "/"));
+    const incVolume = incMount && (pod.volumes || []).find((v) => v.name === incMount.name);
+    if (!redisArgs.includes("--include") || !incVolume?.secret?.secretName) fail("Redis: no requirepass from a Secret");
     const svc = find("Service", "legwise-redis");
     if (!svc || !selectorMatches({ matchLabels: svc.spec.selector }, redisLabels)) fail("Redis: no Service selecting it");
     if (redisSts.spec.serviceName !== "legwise-redis") fail("Redis: serviceName");
@@ -464,7 +496,13 @@ function check(objects, ctx) {
       if (got !== null && got !== want) fail(`NetworkPolicy: ${what} on ${protocol}/${port}: ${end} side ${got ? "allows" : "denies"} it, want ${want ? "allowed" : "denied"}`);
     }
   };
+  const monitored = objects.some((o) => o.kind === "ServiceMonitor");
+  const prometheus = { ns: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } };
   for (const [svc, want] of Object.entries(SERVICES)) {
+    // The monitoring kit: Prometheus reaches the metrics ports, and nothing else.
+    expect(`prometheus -> ${svc} metrics`, prometheus, pods[svc], want.metrics, monitored);
+    expect(`prometheus -> ${svc}`, prometheus, pods[svc], want.port, false);
+    expect(`pod of another namespace -> ${svc} metrics`, strangerElsewhere, pods[svc], want.metrics, false);
     expect(`client -> ${svc}`, client, pods[svc], want.port, true);
     expect(`client -> ${svc} metrics`, client, pods[svc], want.metrics, false);
     expect(`unlabelled pod -> ${svc}`, stranger, pods[svc], want.port, false);
@@ -512,6 +550,7 @@ function check(objects, ctx) {
     expect("gateway -> internet", gwPod, internet, 443, false);
   }
   if (redisLabels) {
+    expect("prometheus -> redis", prometheus, redis, 6379, false);
     expect("client -> redis", client, redis, 6379, false);
     expect("unlabelled pod -> redis", stranger, redis, 6379, false);
     expect("redis -> internet", redis, internet, 443, false);
@@ -565,6 +604,21 @@ function mutations() {
     "replicas next to the HPA": (o) => { dep(o, "content").spec.replicas = 3; },
     "image of another name": (o) => { c0(o, "reminder").image = "docker.io/library/legwise-reminder:1"; },
     "no DNS": (o) => { o.splice(o.findIndex((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-dns"), 1); },
+    "metrics ports open to every namespace": (o) => {
+      const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-metrics-scrape");
+      if (!p) throw new Error("production only");
+      p.spec.ingress[0].from = [{ namespaceSelector: {} }];
+    },
+    "monitoring reaches the gRPC ports": (o) => {
+      const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-metrics-scrape");
+      if (!p) throw new Error("production only");
+      p.spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
+    },
+    "an alert without a runbook": (o) => {
+      const r = o.find((x) => x.kind === "PrometheusRule");
+      if (!r) throw new Error("production only");
+      delete r.spec.groups[0].rules[0].annotations.runbook_url;
+    },
   };
 }
 

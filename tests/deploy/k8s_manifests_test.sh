@@ -36,6 +36,33 @@ for dir in "$REPO"/k8s/overlays/*/; do
   else
     failed=$((failed + 1))
   fi
+  # The monitoring kit, where an overlay includes it: `promtool check rules` on the rendered
+  # PrometheusRule's groups, at least 5 alerts each with a runbook section in k8s/README.md, and a
+  # dashboard that is valid JSON.
+  if grep -q "^kind: PrometheusRule" "$out/$overlay.yaml"; then
+    if /usr/bin/python3 - "$out/$overlay.yaml" "$out/$overlay.rules.yaml" "$REPO/k8s/README.md" <<'PY' &&
+import json, re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = [d for d in docs if d.get("kind") == "PrometheusRule"]
+yaml.safe_dump({"groups": [g for r in rules for g in r["spec"]["groups"]]}, open(sys.argv[2], "w"))
+alerts = [r["alert"] for d in rules for g in d["spec"]["groups"] for r in g["rules"] if "alert" in r]
+readme = open(sys.argv[3]).read()
+missing = [a for a in alerts if not re.search(r"^#+ " + a + r"\s*$", readme, re.M)]
+if len(alerts) < 5 or missing:
+    sys.exit(f"{len(alerts)} alerts; without a runbook in k8s/README.md: {missing}")
+dash = [d for d in docs if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == "legwise-grafana-dashboard"]
+if not dash:
+    sys.exit("no Grafana dashboard ConfigMap")
+for text in dash[0]["data"].values():
+    if not json.loads(text).get("panels"):
+        sys.exit("dashboard has no panels")
+PY
+        /usr/bin/promtool check rules "$out/$overlay.rules.yaml"; then
+      passed=$((passed + 1))
+    else
+      echo "$overlay: monitoring kit check failed"; failed=$((failed + 1))
+    fi
+  fi
 done
 ((passed + failed > 0)) || { echo "no overlays found in k8s/overlays" >&2; exit 1; }
 if "$REPO/tests/deploy/check_containerfiles.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

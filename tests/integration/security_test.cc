@@ -6,8 +6,10 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "legwise/content/v1/content.grpc.pb.h"
@@ -182,6 +184,68 @@ TEST_F(SecureSuiteTest, ServicesReadGuidanceButNeverReminders) {
   EXPECT_FALSE(resp.guidance().empty());
 }
 
+// Every call by a service leaves one audit line: caller identity, method, code; nothing else.
+TEST_F(SecureSuiteTest, ServiceCallsAreAudited) {
+  auto ehr_reminder = Channel(reminder_, /*ehr=*/true);
+  EXPECT_EQ(GetPlan(ehr_reminder, "", "ana").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  auto stub = content::v1::ContentService::NewStub(Channel(content_, /*ehr=*/true));
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "");
+  content::v1::LookupGuidanceByCodeRequest req;
+  req.set_code_system(content::v1::CODE_SYSTEM_ICD10CM);
+  req.set_code("O22.33");
+  content::v1::LookupGuidanceByCodeResponse resp;
+  ASSERT_TRUE(stub->LookupGuidanceByCode(&ctx, req, &resp).ok());
+  auto audited = [](const ServiceProcess* p, const std::string& method, const std::string& code) {
+    for (int i = 0; i < 20; ++i) {
+      std::string log = testing::ReadFileOrDie(p->log_path());
+      for (absl::string_view line : absl::StrSplit(log, '\n')) {
+        if (absl::StrContains(line, "\"event\":\"audit\"") &&
+            absl::StrContains(line, "\"caller\":\"ehr-client\"") &&
+            absl::StrContains(line, "\"method\":\"" + method + "\"") &&
+            absl::StrContains(line, "\"code\":\"" + code + "\"")) {
+          EXPECT_FALSE(absl::StrContains(line, "O22")) << line;
+          return true;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_TRUE(audited(content_, "/legwise.content.v1.ContentService/LookupGuidanceByCode", "OK"));
+  EXPECT_TRUE(audited(reminder_, "/legwise.reminder.v1.ReminderService/GetReminderPlan",
+                      "PERMISSION_DENIED"));
+}
+
+// With --service_identities, a certificate from the CA that names none of them is not a service:
+// without a token its call is UNAUTHENTICATED; the named identity still is one.
+TEST_F(SecureSuiteTest, ServiceIdentitiesDecideWhichCertificatesAreServices) {
+  for (const char* identities : {"triage.legwise.svc", "triage.legwise.svc,ehr-client"}) {
+    SCOPED_TRACE(identities);
+    ServiceProcess content(
+        "legwise-content",
+        {"--redis_addr=127.0.0.1:1", "--tls_cert_file=" + (*certs_)["server.pem"],
+         "--tls_key_file=" + (*certs_)["server.key"], "--tls_client_ca_file=" + (*certs_)["ca.pem"],
+         "--jwks_file=" + *dir_ + "/jwks.json", std::string("--jwt_issuer=") + kIss,
+         std::string("--jwt_audience=") + kAud, std::string("--service_identities=") + identities,
+         absl::StrCat("--probe_port=", testing::FreePort())});
+    ASSERT_TRUE(content.Start().ok()) << content.log_path();
+    auto stub = content::v1::ContentService::NewStub(Channel(&content, /*ehr=*/true));
+    grpc::ClientContext ctx;
+    Prepare(&ctx, "");
+    content::v1::LookupGuidanceByCodeRequest req;
+    req.set_code_system(content::v1::CODE_SYSTEM_ICD10CM);
+    req.set_code("O22.33");
+    content::v1::LookupGuidanceByCodeResponse resp;
+    grpc::Status s = stub->LookupGuidanceByCode(&ctx, req, &resp);
+    if (absl::StrContains(identities, "ehr-client")) {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+    }
+  }
+}
+
 TEST_F(SecureSuiteTest, TriageFetchesGuidanceOverMutualTls) {
   auto stub = triage::v1::TriageService::NewStub(Channel(triage_, /*ehr=*/false));
   grpc::ClientContext ctx;
@@ -280,20 +344,21 @@ TEST_F(SecureSuiteTest, TokenLifetimeIsBounded) {
       << "issued in the future";
 }
 
-// In production mode server reflection needs the credentials the services need: without them the
-// call is cancelled before gRPC's reflection handler answers anything (it cannot be made to answer
-// UNAUTHENTICATED from outside), with a user's token it answers.
+// In production mode server reflection (v1 and v1alpha) needs the credentials the services need:
+// without them it answers UNAUTHENTICATED before anything else; with a user's token it answers.
 TEST_F(SecureSuiteTest, ReflectionNeedsCredentials) {
-  // ServerReflectionRequest{list_services: ""}.
-  const std::string args = absl::StrCat("localhost:", content_->port(),
-                                        " /grpc.reflection.v1alpha.ServerReflection/"
-                                        "ServerReflectionInfo 3a00 --bidi --ca ",
-                                        (*certs_)["ca.pem"]);
-  EXPECT_EQ(RawCall(args), "CANCELLED\n");
-  EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer ", UserToken("ana"), "'")),
-            "OK\n");
-  EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer forged.token.here'")),
-            "CANCELLED\n");
+  for (const char* version : {"v1alpha", "v1"}) {
+    SCOPED_TRACE(version);
+    // ServerReflectionRequest{list_services: ""}.
+    const std::string args = absl::StrCat(
+        "localhost:", content_->port(), " /grpc.reflection.", version,
+        ".ServerReflection/ServerReflectionInfo 3a00 --bidi --ca ", (*certs_)["ca.pem"]);
+    EXPECT_EQ(RawCall(args), "UNAUTHENTICATED\n");
+    EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer ", UserToken("ana"), "'")),
+              "OK\n");
+    EXPECT_EQ(RawCall(absl::StrCat(args, " --authorization 'Bearer forged.token.here'")),
+              "UNAUTHENTICATED\n");
+  }
 }
 
 // Only signing keys verify tokens: a JWKS entry marked "use": "enc", one whose "alg" does not

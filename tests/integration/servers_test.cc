@@ -78,11 +78,11 @@ TEST_F(ServersTest, EachServerIsHealthyReflectsItsServiceAndServesMetrics) {
     auto metrics = testing::HttpGet(row.process->metrics_port(), "/metrics");
     ASSERT_TRUE(metrics.ok()) << metrics.status();
     EXPECT_NE(
-        metrics->find("legwise_grpc_server_handled_total{code=\"OK\",method=\"/grpc.health.v1."
-                      "Health/Check\"}"),
+        metrics->find("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
+                      "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"}"),
         std::string::npos)
         << *metrics;
-    EXPECT_NE(metrics->find("legwise_grpc_server_handling_seconds_bucket"), std::string::npos);
+    EXPECT_NE(metrics->find("grpc_server_handling_seconds_bucket"), std::string::npos);
     EXPECT_NE(metrics->find("legwise_dependency_up{dependency=\"" +
                             std::string(row.dependencies[0]) + "\"} 1"),
               std::string::npos)

@@ -26,8 +26,9 @@ def generate(out_dir):
     # would land inside the installed `grpc` package and not be importable.
     pkg = os.path.join(out_dir, "lwcheck")
     os.makedirs(pkg)
-    for src in (os.path.join(REPO, "proto/grpc/health/v1/health.proto"),
-                os.path.join(HERE, "grpc/reflection/v1alpha/reflection.proto")):
+    # Debian's grpc-proto package: the protos as gRPC publishes them.
+    for src in ("/usr/share/grpc-proto/grpc/health/v1/health.proto",
+                "/usr/share/grpc-proto/grpc/reflection/v1alpha/reflection.proto"):
         dst = os.path.join(pkg, os.path.basename(src))
         with open(src) as f, open(dst, "w") as g:
             g.write(f.read())

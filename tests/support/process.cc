@@ -48,16 +48,20 @@ int FreePort() {
   static std::set<int>* used = new std::set<int>();
   absl::MutexLock lock(&mu);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    // Bound on [::] dual stack: free on every IPv4 and IPv6 address, so a server may listen on
+    // 127.0.0.1, ::1 or :: with it.
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    int off = 0;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_any;
+    addr.sin6_port = 0;
     ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     socklen_t len = sizeof(addr);
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(fd);
-    int port = ntohs(addr.sin_port);
+    int port = ntohs(addr.sin6_port);
     if (port != 0 && used->insert(port).second) return port;
   }
   return 0;
@@ -222,7 +226,15 @@ ServiceProcess::ServiceProcess(std::string name, std::vector<std::string> args)
 
 ServiceProcess::~ServiceProcess() { process_.Kill(); }
 
-std::string ServiceProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string ServiceProcess::host() const {
+  // A server told to listen on IPv6 loopback only is reached there.
+  for (const std::string& a : args_) {
+    if (a == "--listen_host=::1" || a == "--listen_host=[::1]") return "[::1]";
+  }
+  return "127.0.0.1";
+}
+
+std::string ServiceProcess::address() const { return absl::StrCat(host(), ":", port_); }
 
 std::shared_ptr<grpc::Channel> ServiceProcess::channel() {
   if (!channel_) {
@@ -241,7 +253,7 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
   std::shared_ptr<grpc::Channel> health = channel();
   for (const std::string& a : args_) {
     if (a.rfind("--probe_port=", 0) == 0) {
-      health = grpc::CreateChannel(absl::StrCat("127.0.0.1:", a.substr(13)),
+      health = grpc::CreateChannel(absl::StrCat(host(), ":", a.substr(13)),
                                    grpc::InsecureChannelCredentials());
     }
   }
@@ -306,7 +318,8 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   }
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string req = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  std::string req =
+      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string response;
   char buf[4096];

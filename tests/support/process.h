@@ -19,8 +19,8 @@
 
 namespace legwise::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it, it is never reused by
-// this helper within one process).
+// A TCP port that was free on every address, IPv4 and IPv6, a moment ago (the kernel picked it; it
+// is never reused by this helper within one process).
 int FreePort();
 
 // The directory holding the built executables (build/<preset>/bin).
@@ -98,6 +98,8 @@ class ServiceProcess {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
   std::string address() const;
+  // "127.0.0.1", or "[::1]" when the args say --listen_host=::1.
+  std::string host() const;
   std::string log_path() const { return log_path_; }
   // A plaintext channel to the gRPC port.
   std::shared_ptr<grpc::Channel> channel();

@@ -92,9 +92,10 @@ void NudgeTextProvider::Fetch(const std::string& locale) {
   PrepareClientContext(&call->ctx, deadline_);
   cache_[locale].in_flight = true;
   ++in_flight_;
+  const absl::Time started = absl::Now();
   stub_->async()->ListNudgeTexts(
-      &call->ctx, &call->req, &call->resp, [this, call, locale](grpc::Status status) {
-        RecordDownstreamCall("content", status);
+      &call->ctx, &call->req, &call->resp, [this, call, locale, started](grpc::Status status) {
+        RecordDownstreamCall("content", status, started);
         std::shared_ptr<NudgeTextSet> set;
         if (status.ok()) {
           set = std::make_shared<NudgeTextSet>(*BuiltinNudgeTexts(call->resp.locale()));
