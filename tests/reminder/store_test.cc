@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "legwise/reminder/v1/reminder.pb.h"
@@ -197,9 +198,13 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   v1::ReminderPlan plan;
   plan.set_user_id("u1");
   plan.set_etag("e1");
-  ASSERT_TRUE(store_->CreatePlan(plan, "r1").ok());
-  EXPECT_EQ(store_->CreatePlan(plan, "r1")->etag(), "e1");  // idempotent retry
-  EXPECT_EQ(store_->CreatePlan(plan, "r2").status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->CreatePlan(plan, "r1", "h1").ok());
+  EXPECT_EQ(store_->CreatePlan(plan, "r1", "h1")->etag(), "e1");  // idempotent retry
+  // The same request id with another request (AIP-155).
+  EXPECT_EQ(store_->CreatePlan(plan, "r1", "h2").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreatePlan(plan, "r2", "h1").status().code(),
+            absl::StatusCode::kAlreadyExists);
   plan.set_etag("e2");
   EXPECT_EQ(store_->ReplacePlan(plan, "wrong").code(), absl::StatusCode::kAborted);
   EXPECT_TRUE(store_->ReplacePlan(plan, "e1").ok());
@@ -210,11 +215,47 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   EXPECT_EQ(store_->DeletePlan("u1").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->Backlog()->first, 0);  // her pending occurrences went with the plan
 
-  auto w1 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 500);
-  auto w2 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 250);
+  auto w1 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 500, 10000);
+  auto w2 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 250, 10000);
   ASSERT_TRUE(w2.ok());
-  EXPECT_EQ(*w1, 500);
-  EXPECT_EQ(*w2, 750);
+  EXPECT_EQ(w1->total_ml, 500);
+  EXPECT_EQ(w2->total_ml, 750);
+  EXPECT_FALSE(w2->refused);
+}
+
+// Her state is bounded whatever she sends: acknowledgements and snoozes older than the window are
+// forgotten on the next write, and the water total stops at its cap (64-bit, no wrap).
+TEST_P(StoreTest, PerUserStateStaysBounded) {
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < 300; ++i) {
+    const absl::Time due = now - absl::Hours(300) + absl::Hours(i);
+    ASSERT_TRUE(store_->Acknowledge("u3", absl::StrCat("a", i), due, due - absl::Hours(48)).ok());
+    ScheduledNudge sn{absl::StrCat("s", i), due, absl::StrCat("payload", i)};
+    ASSERT_TRUE(store_->AddSnooze("u3", sn, due - absl::Hours(48)).ok());
+  }
+  auto state = store_->GetUserState("u3");
+  ASSERT_TRUE(state.ok());
+  // Only the last 48 hours' (49 entries: both ends inclusive) remain of 300.
+  EXPECT_EQ(state->acknowledged.size(), 49u);
+  EXPECT_EQ(state->snoozes.size(), 49u);
+  EXPECT_EQ(state->acknowledged.back(), "a299");
+
+  const absl::CivilDay day(2026, 3, 9);
+  int64_t total = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto w = store_->AddWater("u3", day, 2000, 10000);
+    ASSERT_TRUE(w.ok());
+    if (!w->refused) total = w->total_ml;
+    EXPECT_EQ(w->refused, i >= 5) << i;
+    EXPECT_EQ(w->total_ml, 10000 * (i >= 4) + 2000 * (i + 1) * (i < 4));
+  }
+  EXPECT_EQ(total, 10000);
+  // A cap above 2^31: no int32 wrap.
+  const absl::CivilDay big(2026, 3, 10);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->AddWater("u3", big, 2000000000, int64_t{1} << 40).ok());
+  }
+  EXPECT_EQ(store_->AddWater("u3", big, 1, int64_t{1} << 40)->total_ml, 6000000001LL);
 }
 
 TEST_P(StoreTest, RefillIsLeasedToOneCaller) {

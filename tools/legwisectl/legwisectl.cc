@@ -24,6 +24,7 @@
 #include "legwise/triage/v1/triage.grpc.pb.h"
 #include "services/common/security.h"
 #include "services/common/validation.h"
+#include "services/reminder/planner/nudge_kinds.h"
 
 namespace legwise::cli {
 namespace {
@@ -271,11 +272,16 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+// A nudge kind's name from the kind table ("hydration"), or its number when unknown.
+std::string KindName(int k) {
+  if (!legwise::reminder::IsNudgeKind(k)) return absl::StrCat(k);
+  return legwise::reminder::KindInfo(static_cast<legwise::reminder::NudgeKind>(k)).name;
+}
+
 void PrintNudge(const reminder::Nudge& n) {
-  std::cout << n.local_time() << "  "
-            << EnumShort(reminder::NudgeKind_descriptor(), n.kind(), "NUDGE_KIND_") << "  "
-            << n.title() << (n.acknowledged() ? "  (done)" : "") << "\n    " << n.body()
-            << "\n    id " << n.nudge_id() << "\n";
+  std::cout << n.local_time() << "  " << KindName(n.kind()) << "  " << n.title()
+            << (n.acknowledged() ? "  (done)" : "") << "\n    " << n.body() << "\n    id "
+            << n.nudge_id() << "\n";
 }
 
 void PrintPlan(const reminder::ReminderPlan& p) {
@@ -283,8 +289,7 @@ void PrintPlan(const reminder::ReminderPlan& p) {
     return absl::StrFormat("%02d:%02d", t.hours(), t.minutes());
   };
   std::vector<std::string> kinds;
-  for (int k : p.kinds())
-    kinds.push_back(EnumShort(reminder::NudgeKind_descriptor(), k, "NUDGE_KIND_"));
+  for (int k : p.kinds()) kinds.push_back(KindName(k));
   std::cout << "plan for " << p.user_id() << " (" << p.time_zone() << ", " << p.locale() << ")\n"
             << "  awake " << hm(p.wake_time()) << " - " << hm(p.sleep_time())
             << " (quiet hours outside)\n"
@@ -620,12 +625,13 @@ reminder::ReminderPlan PlanFromArgs(const Context& ctx) {
   if (ctx.args.Has("wake")) *p.mutable_wake_time() = ParseHm(ctx.args.Get("wake"), "wake");
   if (ctx.args.Has("sleep")) *p.mutable_sleep_time() = ParseHm(ctx.args.Get("sleep"), "sleep");
   for (absl::string_view k : absl::StrSplit(ctx.args.Get("kinds"), ',', absl::SkipEmpty())) {
-    reminder::NudgeKind kind;
-    if (!ParseEnum(reminder::NudgeKind_descriptor(), "NUDGE_KIND_", std::string(k), &kind)) {
-      throw UsageError(absl::StrCat("unknown nudge kind '", k,
-                                    "': hydration, stretching, movement_break, bedtime_stretch"));
+    const legwise::reminder::NudgeKindInfo* info = legwise::reminder::KindByName(k);
+    if (info == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& row : legwise::reminder::kNudgeKinds) names.push_back(row.name);
+      throw UsageError(absl::StrCat("unknown nudge kind '", k, "': ", absl::StrJoin(names, ", ")));
     }
-    p.add_kinds(kind);
+    p.add_kinds(static_cast<reminder::NudgeKind>(static_cast<int>(info->kind)));
   }
   std::string error;
   int n;

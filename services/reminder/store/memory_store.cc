@@ -21,16 +21,21 @@ MemoryReminderStore::MemoryReminderStore(int num_buckets, Clock clock)
     : num_buckets_(num_buckets), clock_(std::move(clock)), buckets_(num_buckets) {}
 
 absl::StatusOr<v1::ReminderPlan> MemoryReminderStore::CreatePlan(const v1::ReminderPlan& plan,
-                                                                 const std::string& request_id) {
+                                                                 const std::string& request_id,
+                                                                 const std::string& request_hash) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = users_.try_emplace(UserKey(plan.user_id()));
   if (!inserted && it->second.plan.user_id().empty()) inserted = true;  // state without a plan
   if (!inserted) {
-    if (!request_id.empty() && it->second.request_id == request_id) return it->second.plan;
+    if (!request_id.empty() && it->second.request_id == request_id) {
+      if (it->second.request_hash != request_hash) return RequestIdReused();
+      return it->second.plan;
+    }
     return absl::AlreadyExistsError("a reminder plan already exists for this user");
   }
   it->second.plan = plan;
   it->second.request_id = request_id;
+  it->second.request_hash = request_hash;
   return plan;
 }
 
@@ -142,10 +147,16 @@ absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
 }
 
 absl::Status MemoryReminderStore::Acknowledge(absl::string_view user_id,
-                                              const std::string& nudge_id) {
+                                              const std::string& nudge_id, absl::Time due,
+                                              absl::Time forget_before) {
   absl::MutexLock lock(&mu_);
   const std::string uk = UserKey(user_id);
-  users_[uk].ack.insert(nudge_id);
+  auto& acks = users_[uk].ack;
+  acks[nudge_id] = absl::ToUnixMillis(due);
+  const int64_t cutoff = absl::ToUnixMillis(forget_before);
+  for (auto a = acks.begin(); a != acks.end();) {
+    a = a->second < cutoff ? acks.erase(a) : std::next(a);
+  }
   Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
   const std::string m = MemberOf(uk, nudge_id);
   auto it = b.due_of.find(m);
@@ -157,10 +168,15 @@ absl::Status MemoryReminderStore::Acknowledge(absl::string_view user_id,
   return absl::OkStatus();
 }
 
-absl::Status MemoryReminderStore::AddSnooze(absl::string_view user_id,
-                                            const ScheduledNudge& nudge) {
+absl::Status MemoryReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                                            absl::Time forget_before) {
   absl::MutexLock lock(&mu_);
-  users_[UserKey(user_id)].snoozes[nudge.nudge_id] = nudge.payload;
+  auto& snoozes = users_[UserKey(user_id)].snoozes;
+  snoozes[nudge.nudge_id] = {absl::ToUnixMillis(nudge.due), nudge.payload};
+  const int64_t cutoff = absl::ToUnixMillis(forget_before);
+  for (auto it = snoozes.begin(); it != snoozes.end();) {
+    it = it->second.first < cutoff ? snoozes.erase(it) : std::next(it);
+  }
   return absl::OkStatus();
 }
 
@@ -169,16 +185,21 @@ absl::StatusOr<UserNudgeState> MemoryReminderStore::GetUserState(absl::string_vi
   UserNudgeState s;
   auto it = users_.find(UserKey(user_id));
   if (it == users_.end()) return s;
-  s.acknowledged.assign(it->second.ack.begin(), it->second.ack.end());
+  for (const auto& [id, due] : it->second.ack) s.acknowledged.push_back(id);
   s.cancelled.assign(it->second.cancel.begin(), it->second.cancel.end());
-  for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p);
+  for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p.second);
   return s;
 }
 
-absl::StatusOr<int32_t> MemoryReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
-                                                      int32_t amount_ml) {
+absl::StatusOr<ReminderStore::WaterAdd> MemoryReminderStore::AddWater(absl::string_view user_id,
+                                                                      absl::CivilDay day,
+                                                                      int32_t amount_ml,
+                                                                      int64_t max_total_ml) {
   absl::MutexLock lock(&mu_);
-  return users_[UserKey(user_id)].water[DayString(day)] += amount_ml;
+  int64_t& total = users_[UserKey(user_id)].water[DayString(day)];
+  if (total + amount_ml > max_total_ml) return WaterAdd{total, true};
+  total += amount_ml;
+  return WaterAdd{total, false};
 }
 
 absl::StatusOr<ClaimResult> MemoryReminderStore::Claim(int bucket, int max,

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/validation.h"
 #include "services/reminder/planner/planner.h"
 
 namespace legwise::reminder {
@@ -228,16 +229,30 @@ for _, u in ipairs(users) do redis.call('ZADD', KEYS[1], lease_until, u) end
 return users
 )lua");
 
-// KEYS: plan. ARGV: data, etag, request id. Returns {0} created, {1, data} same request, {2}
-// exists.
+// KEYS: plan. ARGV: data, etag, request id, request hash. Returns {0} created, {1, data} same
+// request, {2} exists, {3} same request id with another request (AIP-155).
 constexpr char kCreatePlanScript[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local r = redis.call('HGET', KEYS[1], 'req')
-  if ARGV[3] ~= '' and r == ARGV[3] then return {1, redis.call('HGET', KEYS[1], 'data')} end
+  local r = redis.call('HMGET', KEYS[1], 'req', 'reqhash')
+  if ARGV[3] ~= '' and r[1] == ARGV[3] then
+    if r[2] and r[2] ~= ARGV[4] then return {3} end
+    return {1, redis.call('HGET', KEYS[1], 'data')}
+  end
   return {2}
 end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3])
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'reqhash', ARGV[4])
 return {0}
+)lua";
+
+// KEYS: the day's water total. ARGV: amount, max total, ttl seconds. Returns {1, total} added or
+// {0, total} refused (the total would pass the cap). Totals are Redis's 64-bit integers.
+constexpr char kAddWaterScript[] = R"lua(
+local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+if total + amount > tonumber(ARGV[2]) then return {0, total} end
+total = redis.call('INCRBY', KEYS[1], amount)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return {1, total}
 )lua";
 
 // KEYS: plan. ARGV: data, etag, expected etag. Returns 0 replaced, 1 none, 2 etag mismatch.
@@ -310,10 +325,11 @@ absl::Status RedisReminderStore::EnsureOutboxGroups() {
 }
 
 absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
-                                                                const std::string& request_id) {
+                                                                const std::string& request_id,
+                                                                const std::string& request_hash) {
   const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";
-  absl::StatusOr<RedisReply> r =
-      redis_->Eval(kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id});
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id, request_hash});
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
   if (r->elements.empty()) return absl::InternalError("unexpected create reply");
@@ -323,6 +339,8 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::Remind
     case 1:
       if (r->elements.size() < 2) return absl::InternalError("unexpected create reply");
       return ParsePlan(r->elements[1].str);
+    case 3:
+      return RequestIdReused();
     default:
       return absl::AlreadyExistsError("a reminder plan already exists for this user");
   }
@@ -359,8 +377,8 @@ absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
 absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
-  absl::StatusOr<RedisReply> del =
-      redis_->Command({"DEL", up + "plan", up + "ack", up + "cancel", up + "snooze"});
+  absl::StatusOr<RedisReply> del = redis_->Command(
+      {"DEL", up + "plan", up + "ack", up + "acks", up + "cancel", up + "snooze", up + "snoozes"});
   if (!del.ok()) return del.status();
   if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
   const int b = UserBucket(uk, options_.num_buckets);
@@ -413,13 +431,16 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
   return static_cast<int>(AsInt(*r));
 }
 
-absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id,
-                                             const std::string& nudge_id) {
+absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const std::string& nudge_id,
+                                             absl::Time due, absl::Time forget_before) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"SADD", up + "ack", nudge_id}, {"EXPIRE", up + "ack", absl::StrCat(kUserStateTtlSec)}});
+      {{"ZADD", up + "acks", absl::StrCat(ToMs(due)), nudge_id},
+       {"ZREMRANGEBYSCORE", up + "acks", "-inf", absl::StrCat("(", ToMs(forget_before))},
+       {"EXPIRE", up + "acks", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   absl::StatusOr<RedisReply> r =
       redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, {MemberOf(uk, nudge_id)});
@@ -427,12 +448,16 @@ absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id,
   return ScriptError(*r);
 }
 
-absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) {
+absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                                           absl::Time forget_before) {
   const std::string up = UserPrefix(UserKey(user_id));
-  absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline({{"HSET", up + "snooze", nudge.nudge_id, nudge.payload},
-                        {"EXPIRE", up + "snooze", absl::StrCat(kUserStateTtlSec)}});
-  return rs.status();
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {{"ZADD", up + "snoozes", absl::StrCat(ToMs(nudge.due)), nudge.payload},
+       {"ZREMRANGEBYSCORE", up + "snoozes", "-inf", absl::StrCat("(", ToMs(forget_before))},
+       {"EXPIRE", up + "snoozes", absl::StrCat(kUserStateTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
@@ -450,14 +475,19 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
     absl::string_view user_id, bool with_plan) {
   const std::string up = UserPrefix(UserKey(user_id));
-  std::vector<std::vector<std::string>> cmds = {
-      {"SMEMBERS", up + "ack"}, {"SMEMBERS", up + "cancel"}, {"HVALS", up + "snooze"}};
+  // "ack" (a set) and "snooze" (a hash) are the layout before the bounded state: read while they
+  // last (they expire 15 days after their last write), never written.
+  std::vector<std::vector<std::string>> cmds = {{"ZRANGE", up + "acks", "0", "-1"},
+                                                {"SMEMBERS", up + "cancel"},
+                                                {"ZRANGE", up + "snoozes", "0", "-1"},
+                                                {"SMEMBERS", up + "ack"},
+                                                {"HVALS", up + "snooze"}};
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   if (!rs.ok()) return rs.status();
   std::pair<v1::ReminderPlan, UserNudgeState> out;
   if (with_plan) {
-    const RedisReply& plan = (*rs)[3];
+    const RedisReply& plan = (*rs)[5];
     if (plan.is_error()) return absl::InternalError(plan.str);
     if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
     absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
@@ -468,17 +498,23 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   for (const RedisReply& e : (*rs)[0].elements) state.acknowledged.push_back(e.str);
   for (const RedisReply& e : (*rs)[1].elements) state.cancelled.push_back(e.str);
   for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : (*rs)[3].elements) state.acknowledged.push_back(e.str);
+  for (const RedisReply& e : (*rs)[4].elements) state.snoozes.push_back(e.str);
   return out;
 }
 
-absl::StatusOr<int32_t> RedisReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
-                                                     int32_t amount_ml) {
+absl::StatusOr<ReminderStore::WaterAdd> RedisReminderStore::AddWater(absl::string_view user_id,
+                                                                     absl::CivilDay day,
+                                                                     int32_t amount_ml,
+                                                                     int64_t max_total_ml) {
   const std::string key = UserPrefix(UserKey(user_id)) + "water:" + DayString(day);
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"INCRBY", key, absl::StrCat(amount_ml)}, {"EXPIRE", key, absl::StrCat(kWaterTtlSec)}});
-  if (!rs.ok()) return rs.status();
-  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
-  return static_cast<int32_t>((*rs)[0].integer);
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kAddWaterScript, {key},
+      {absl::StrCat(amount_ml), absl::StrCat(max_total_ml), absl::StrCat(kWaterTtlSec)});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  if (r->elements.size() != 2) return absl::InternalError("redis script: unexpected reply");
+  return WaterAdd{AsInt(r->elements[1]), AsInt(r->elements[0]) == 0};
 }
 
 absl::StatusOr<ClaimResult> RedisReminderStore::Claim(int bucket, int max, const std::string& token,
@@ -679,6 +715,12 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::Backlog() {
 }
 
 // --- shared helpers -----------------------------------------------------------------------------
+
+absl::Status RequestIdReused() {
+  FieldViolations v;
+  v.Add("request_id", "was already used with a different request");
+  return v.ToStatus("REQUEST_ID_REUSED");
+}
 
 std::string UserKey(absl::string_view user_id) {
   return absl::StrFormat("%016x", StableHash64(absl::StrCat("user|", user_id)));
