@@ -71,10 +71,40 @@ UserState ToCoreState(const UserNudgeState& in) {
 // the server shuts down.
 class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
  public:
-  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id)
-      : service_(service), user_id_(user_id) {
+  // `resume_after`: the feed id to replay after ("" = live only). Live nudges are buffered from
+  // the moment of subscription until Replay() has run, so none falls between replay and live.
+  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id,
+                     std::string resume_after)
+      : service_(service),
+        user_id_(user_id),
+        last_feed_(std::move(resume_after)),
+        replaying_(!last_feed_.empty()) {
     service_->Register(this);
-    handle_ = service_->hub_->Subscribe(user_id, [this](const v1::Nudge& n) { Enqueue(n); });
+    handle_ = service_->hub_->Subscribe(
+        user_id, [this](const v1::Nudge& n, const std::string& feed_id) { Enqueue(n, feed_id); });
+  }
+
+  // Sends what was published for her after the resume point, then what arrived live meanwhile
+  // (each once, in feed order). Runs in StreamNudges before the reactor is handed to gRPC (one
+  // bounded Redis read per reconnect), so no callback can end the call underneath it.
+  void Replay() {
+    if (!replaying_) return;
+    absl::StatusOr<std::vector<OutboxEntry>> entries =
+        service_->store_->ReplayFeed(UserKey(user_id_), last_feed_, kMaxReplay);
+    absl::MutexLock lock(&mu_);
+    replaying_ = false;
+    if (!entries.ok()) {
+      FinishOnce(ToGrpcStatus(entries.status()));
+      return;
+    }
+    for (const OutboxEntry& e : *entries) {
+      v1::Nudge n;
+      if (!service_->hub_->ToNudge(e, &n)) continue;
+      PushLocked(std::move(n), e.feed_id, /*capped=*/false);
+    }
+    for (auto& [n, feed_id] : buffered_) PushLocked(std::move(n), feed_id, /*capped=*/false);
+    buffered_.clear();
+    MaybeWrite();
   }
 
   const std::string& user_id() const { return user_id_; }
@@ -112,13 +142,28 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
   }
 
  private:
-  void Enqueue(const v1::Nudge& n) {
+  static constexpr int kMaxReplay = 1000;
+
+  void Enqueue(const v1::Nudge& n, const std::string& feed_id) {
     v1::Nudge copy = n;
     absl::MutexLock lock(&mu_);
     if (finished_ || end_requested_) return;
-    if (queue_.size() >= 256) queue_.pop_front();  // a stalled client loses the oldest, not memory
-    queue_.push_back(std::move(copy));
+    if (replaying_) {
+      if (buffered_.size() < static_cast<size_t>(kMaxReplay)) buffered_.emplace_back(copy, feed_id);
+      return;
+    }
+    PushLocked(std::move(copy), feed_id, /*capped=*/true);
     MaybeWrite();
+  }
+
+  // Queues a nudge unless it is at or before the last one queued (a replayed nudge seen live too).
+  void PushLocked(v1::Nudge n, const std::string& feed_id, bool capped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!last_feed_.empty() && !FeedIdLess(last_feed_, feed_id)) return;
+    last_feed_ = feed_id;
+    // A stalled live client loses the oldest, not our memory (it resumes from its last token).
+    if (capped && queue_.size() >= 256) queue_.pop_front();
+    queue_.push_back(std::move(n));
   }
 
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -140,6 +185,10 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
   uint64_t handle_ = 0;
   absl::Mutex mu_;
   std::deque<v1::Nudge> queue_ ABSL_GUARDED_BY(mu_);
+  // The feed id of the last nudge queued; later ones only.
+  std::string last_feed_ ABSL_GUARDED_BY(mu_);
+  bool replaying_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<v1::Nudge, std::string>> buffered_ ABSL_GUARDED_BY(mu_);
   v1::Nudge current_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -486,6 +535,15 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
   absl::Status authorized = Authorize(ctx, req->user_id());
   FieldViolations v;
   CheckUserId(req->user_id(), "user_id", &v);
+  std::string resume_after;
+  if (!req->resume_token().empty() && v.empty()) {
+    absl::StatusOr<std::string> feed = hub_->ParseResumeToken(req->resume_token(), req->user_id());
+    if (feed.ok()) {
+      resume_after = *std::move(feed);
+    } else {
+      v.Add("resume_token", "is not the resume_token of one of her nudges");
+    }
+  }
   bool ending = false;
   bool too_many = false;
   {
@@ -512,7 +570,9 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
                                        absl::ResourceExhaustedError("too many open nudge streams"),
                                        "TOO_MANY_STREAMS")));
   }
-  return new NudgeStreamReactor(this, req->user_id());
+  auto* reactor = new NudgeStreamReactor(this, req->user_id(), std::move(resume_after));
+  reactor->Replay();
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::AcknowledgeNudge(

@@ -170,7 +170,9 @@ TEST_F(DeliveryTest, HubHandsNudgesToTheirOwnerOnly) {
   NudgeHub hub(&store_);
   absl::Mutex mu;
   std::map<std::string, int> got;
-  const uint64_t h1 = hub.Subscribe("dee", [&](const v1::Nudge& n) {
+  const uint64_t h1 = hub.Subscribe("dee", [&](const v1::Nudge& n, const std::string& feed_id) {
+    EXPECT_FALSE(feed_id.empty());
+    EXPECT_FALSE(n.resume_token().empty());
     absl::MutexLock l(&mu);
     EXPECT_EQ(n.user_id(), "dee");
     ++got["dee"];

@@ -203,8 +203,7 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   // The same request id with another request (AIP-155).
   EXPECT_EQ(store_->CreatePlan(plan, "r1", "h2").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->CreatePlan(plan, "r2", "h1").status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreatePlan(plan, "r2", "h1").status().code(), absl::StatusCode::kAlreadyExists);
   plan.set_etag("e2");
   EXPECT_EQ(store_->ReplacePlan(plan, "wrong").code(), absl::StatusCode::kAborted);
   EXPECT_TRUE(store_->ReplacePlan(plan, "e1").ok());
@@ -267,6 +266,82 @@ TEST_P(StoreTest, RefillIsLeasedToOneCaller) {
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0], UserKey("u1"));
   EXPECT_TRUE(store_->ClaimRefills(b, 10, absl::Minutes(1))->empty());
+}
+
+// The delivery feed: every published nudge has a feed id, in order; ReplayFeed returns hers after
+// one of them, and nobody else's.
+TEST_P(StoreTest, ReplayFeedReturnsHerNudgesAfterAFeedId) {
+  const absl::Time now = absl::Now();
+  std::vector<ScheduledNudge> mine, theirs;
+  for (int i = 0; i < 5; ++i) {
+    mine.push_back(Nudge(absl::StrCat("m", i), now - absl::Seconds(10 - i)));
+    theirs.push_back(Nudge(absl::StrCat("t", i), now - absl::Seconds(10 - i)));
+  }
+  ASSERT_TRUE(store_->Schedule("u1", mine, now - absl::Hours(1), false, absl::InfinitePast()).ok());
+  ASSERT_TRUE(
+      store_->Schedule("u2", theirs, now - absl::Hours(1), false, absl::InfinitePast()).ok());
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_->ReadOutbox(&cursors, 100, absl::ZeroDuration()).ok());
+  for (int b = 0; b < store_->num_buckets(); ++b) {
+    auto c = store_->Claim(b, 100, "tok", absl::Minutes(1), absl::Minutes(30));
+    ASSERT_TRUE(c.ok());
+    std::vector<PublishItem> items;
+    for (const ClaimedNudge& cn : c->claimed) {
+      const size_t colon = cn.member.find(':');
+      items.push_back(
+          {cn.member, cn.member.substr(colon + 1), cn.member.substr(0, colon), cn.payload});
+    }
+    ASSERT_TRUE(store_->Publish(b, "tok", items).ok());
+  }
+  auto out = store_->ReadOutbox(&cursors, 100, absl::ZeroDuration());
+  ASSERT_TRUE(out.ok());
+  std::vector<OutboxEntry> her;
+  for (const OutboxEntry& e : *out) {
+    EXPECT_FALSE(e.feed_id.empty());
+    if (e.user_key == UserKey("u1")) her.push_back(e);
+  }
+  ASSERT_EQ(her.size(), 5u);
+  for (size_t i = 1; i < her.size(); ++i)
+    EXPECT_TRUE(FeedIdLess(her[i - 1].feed_id, her[i].feed_id));
+  auto replay = store_->ReplayFeed(UserKey("u1"), her[1].feed_id, 100);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  ASSERT_EQ(replay->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*replay)[i].feed_id, her[i + 2].feed_id);
+    EXPECT_EQ((*replay)[i].nudge_id, her[i + 2].nudge_id);
+    EXPECT_EQ((*replay)[i].user_key, UserKey("u1"));
+  }
+  EXPECT_EQ(store_->ReplayFeed(UserKey("u1"), her[4].feed_id, 100)->size(), 0u);
+  EXPECT_EQ(store_->ReplayFeed(UserKey("u1"), "0-0", 2)->size(), 2u);
+}
+
+TEST(FeedIdTest, OrdersAsNumbers) {
+  EXPECT_TRUE(FeedIdLess("9-0", "10-0"));
+  EXPECT_TRUE(FeedIdLess("10-9", "10-10"));
+  EXPECT_FALSE(FeedIdLess("10-10", "10-10"));
+  EXPECT_TRUE(FeedIdLess("garbage", "0-1"));
+  EXPECT_FALSE(FeedIdLess("0-1", "garbage"));
+}
+
+// Upgrade in place: state written by the earlier layout (an unbounded ack set, a snooze hash) is
+// still read by this one.
+TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisOptions o;
+  o.address = redis.address();
+  auto client = std::make_shared<RedisClient>(o);
+  const std::string up = "rm:{u" + UserKey("old-user") + "}:";
+  ASSERT_TRUE(client->Command({"SADD", up + "ack", "hyd-20260308-1-0123456789abcdef"}).ok());
+  ASSERT_TRUE(client->Command({"HSET", up + "snooze", "snz-1-2-3", "payload"}).ok());
+  RedisReminderStore store(client);
+  ASSERT_TRUE(
+      store.Acknowledge("old-user", "new-ack", absl::Now(), absl::Now() - absl::Hours(48)).ok());
+  auto state = store.GetUserState("old-user");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->acknowledged.size(), 2u);
+  ASSERT_EQ(state->snoozes.size(), 1u);
+  EXPECT_EQ(state->snoozes[0], "payload");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));

@@ -1,10 +1,14 @@
 // legwisectl: a command-line client for every legwise RPC. Readable output by default, --json for
 // scripts. Run `legwisectl help` for the commands.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -63,7 +67,7 @@ commands:
          [--shift DAYS@HH:MM-HH:MM[:standing]]...   e.g. --shift mon,tue,fri@17:00-23:30:standing
   plan get|delete --user U
   nudges --user U [--hours H]          upcoming nudges
-  stream --user U                      due nudges, live (Ctrl-C to stop)
+  stream --user U                      due nudges, live; reconnects without gaps (Ctrl-C to stop)
   ack --user U --nudge ID
   snooze --user U --nudge ID --minutes M
   water --user U --ml ML
@@ -744,25 +748,66 @@ int Nudges(const Context& ctx) {
   return 0;
 }
 
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+// Follows her nudges until Ctrl-C (exit 0, nothing printed). When the stream ends for any reason
+// but a refusal (the server's max_connection_age, a restart, a network change), it reconnects
+// with the resume_token of the last nudge shown, so nothing is missed or shown twice.
 int Stream(const Context& ctx) {
   reminder::StreamNudgesRequest req;
   req.set_user_id(ctx.args.Get("user"));
   auto stub = reminder::ReminderService::NewStub(ChannelFor(ctx, "reminder"));
-  auto c = NewContext(ctx);
-  c->set_deadline(std::chrono::system_clock::time_point::max());  // live until Ctrl-C
-  auto reader = stub->StreamNudges(c.get(), req);
-  reminder::Nudge n;
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
   std::cout << "waiting for nudges for " << req.user_id() << " (Ctrl-C to stop)\n" << std::flush;
-  while (reader->Read(&n)) {
-    if (ctx.json) {
-      PrintJson(n);
-    } else {
-      PrintNudge(n);
+  absl::Duration backoff = absl::Milliseconds(250);
+  while (!g_interrupted.load()) {
+    auto c = NewContext(ctx);
+    c->set_deadline(std::chrono::system_clock::time_point::max());  // live until Ctrl-C
+    grpc::ClientContext* raw = c.get();
+    std::atomic<bool> done{false};
+    // Signal handlers may not touch gRPC: this thread turns the flag into a cancel.
+    std::thread watcher([&] {
+      while (!done.load() && !g_interrupted.load()) absl::SleepFor(absl::Milliseconds(50));
+      if (g_interrupted.load()) raw->TryCancel();
+    });
+    auto reader = stub->StreamNudges(c.get(), req);
+    reminder::Nudge n;
+    bool got_any = false;
+    while (reader->Read(&n)) {
+      got_any = true;
+      if (!n.resume_token().empty()) req.set_resume_token(n.resume_token());
+      if (ctx.json) {
+        PrintJson(n);
+      } else {
+        PrintNudge(n);
+      }
+      std::cout << std::flush;
     }
-    std::cout << std::flush;
+    grpc::Status s = reader->Finish();
+    done.store(true);
+    watcher.join();
+    if (g_interrupted.load()) return 0;
+    switch (s.error_code()) {
+      case grpc::StatusCode::OK:
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::CANCELLED:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+      case grpc::StatusCode::INTERNAL:
+      case grpc::StatusCode::UNKNOWN:
+        break;  // reconnect
+      default:
+        return PrintError(s);  // refused: bad user, bad token, not allowed, too many streams
+    }
+    if (got_any) backoff = absl::Milliseconds(250);
+    for (absl::Duration slept; slept < backoff && !g_interrupted.load();
+         slept += absl::Milliseconds(50)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(10));
   }
-  grpc::Status s = reader->Finish();
-  return s.ok() ? 0 : PrintError(s);
+  return 0;
 }
 
 int Ack(const Context& ctx) {

@@ -238,7 +238,8 @@ absl::StatusOr<int> MemoryReminderStore::Publish(int bucket, const std::string& 
   for (const PublishItem& it : items) {
     auto f = b.inflight.find(it.member);
     if (f == b.inflight.end() || f->second.first != token) continue;
-    outbox_.push_back({it.nudge_id, it.user_key, f->second.second, NowMs(), it.payload});
+    outbox_.push_back({absl::StrCat("0-", outbox_.size() + 1), it.nudge_id, it.user_key,
+                       f->second.second, NowMs(), it.payload});
     if (auto l = listening_.find(it.user_key); l != listening_.end() && l->second >= NowMs()) {
       live_.push_back(outbox_.back());
     }
@@ -305,6 +306,18 @@ absl::Status MemoryReminderStore::Listen(const std::vector<std::string>& user_ke
   const int64_t until = NowMs() + absl::ToInt64Milliseconds(ttl);
   for (const std::string& k : user_keys) listening_[k] = until;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReplayFeed(absl::string_view user_key,
+                                                                         const std::string& after,
+                                                                         int max) {
+  absl::MutexLock lock(&mu_);
+  std::vector<OutboxEntry> out;
+  for (const OutboxEntry& e : outbox_) {
+    if (static_cast<int>(out.size()) >= max) break;
+    if (e.user_key == user_key && FeedIdLess(after, e.feed_id)) out.push_back(e);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReadLive(

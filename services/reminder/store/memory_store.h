@@ -57,6 +57,8 @@ class MemoryReminderStore : public ReminderStore {
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
                                                       absl::Duration block) override;
   absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReplayFeed(absl::string_view user_key,
+                                                      const std::string& after, int max) override;
   absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors, int max,
                                                     absl::Duration block) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;

@@ -94,8 +94,8 @@ for i = 4, #ARGV, 4 do
   local m = ARGV[i]
   local d = dues[m]
   if d then
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
-               'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+    local oid = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
+                           'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
     if listening then
       local u = ARGV[i + 2]
       if live_until[u] == nil then
@@ -103,7 +103,7 @@ for i = 4, #ARGV, 4 do
       end
       if live_until[u] >= now then
         redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[3], '*', 'nudge_id', ARGV[i + 1],
-                   'user', u, 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+                   'user', u, 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3], 'oid', oid)
       end
     end
     done[#done + 1] = m
@@ -624,6 +624,38 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
   return ReadStreams(&RedisReminderStore::OutboxKey, cursors, max, block);
 }
 
+absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReplayFeed(absl::string_view user_key,
+                                                                        const std::string& after,
+                                                                        int max) {
+  const std::string key = OutboxKey(UserBucket(user_key, options_.num_buckets));
+  std::vector<OutboxEntry> out;
+  std::string from = after;
+  // The bucket's feed holds every user of the bucket: read it in pages and keep hers. Bounded by
+  // the outbox's length (one reconnect reads at most that much once).
+  for (int page = 0; page < 1000 && static_cast<int>(out.size()) < max; ++page) {
+    absl::StatusOr<RedisReply> r =
+        redis_->Command({"XRANGE", key, absl::StrCat("(", from), "+", "COUNT", "1000"});
+    if (!r.ok()) return r.status();
+    if (r->is_error()) return absl::InternalError(r->str);
+    if (r->elements.empty()) break;
+    for (const RedisReply& entry : r->elements) {
+      if (entry.elements.size() != 2) continue;
+      from = entry.elements[0].str;
+      OutboxEntry e;
+      e.feed_id = from;
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str == "user") e.user_key = f[i + 1].str;
+        if (f[i].str == "nudge_id") e.nudge_id = f[i + 1].str;
+        if (f[i].str == "nudge") e.payload = f[i + 1].str;
+      }
+      if (e.user_key == user_key && static_cast<int>(out.size()) < max) out.push_back(std::move(e));
+    }
+    if (r->elements.size() < 1000) break;
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadLive(
     std::vector<std::string>* cursors, int max, absl::Duration block) {
   return ReadStreams(&RedisReminderStore::LiveKey, cursors, max, block);
@@ -676,6 +708,7 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
       if (entry.elements.size() != 2) continue;
       (*cursors)[bucket] = entry.elements[0].str;
       OutboxEntry e;
+      e.feed_id = entry.elements[0].str;  // the outbox's own id; a live entry names it in "oid"
       const auto& f = entry.elements[1].elements;
       for (size_t i = 0; i + 1 < f.size(); i += 2) {
         const std::string& k = f[i].str;
@@ -690,6 +723,8 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
           absl::SimpleAtoi(v, &e.published_ms);
         } else if (k == "nudge") {
           e.payload = v;
+        } else if (k == "oid") {
+          e.feed_id = v;
         }
       }
       out.push_back(std::move(e));
@@ -715,6 +750,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::Backlog() {
 }
 
 // --- shared helpers -----------------------------------------------------------------------------
+
+bool FeedIdLess(absl::string_view a, absl::string_view b) {
+  auto parse = [](absl::string_view id, uint64_t* ms, uint64_t* seq) {
+    const size_t dash = id.find('-');
+    return dash != absl::string_view::npos && absl::SimpleAtoi(id.substr(0, dash), ms) &&
+           absl::SimpleAtoi(id.substr(dash + 1), seq);
+  };
+  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+  const bool aok = parse(a, &ams, &aseq);
+  const bool bok = parse(b, &bms, &bseq);
+  if (!aok || !bok) return !aok && bok;
+  return ams != bms ? ams < bms : aseq < bseq;
+}
 
 absl::Status RequestIdReused() {
   FieldViolations v;

@@ -30,6 +30,9 @@
 
 namespace legwise::reminder {
 
+// True when feed id `a` comes before `b` ("<ms>-<seq>", compared as numbers; malformed = first).
+bool FeedIdLess(absl::string_view a, absl::string_view b);
+
 // INVALID_ARGUMENT, reason REQUEST_ID_REUSED (AIP-155).
 absl::Status RequestIdReused();
 
@@ -71,6 +74,9 @@ struct PublishItem {
 
 // One delivered nudge as read back from the outbox.
 struct OutboxEntry {
+  // Where it was published in its bucket's delivery feed: "<ms>-<seq>", ordered by FeedIdLess.
+  // The same on the live log as in the outbox, so StreamNudges can resume after it.
+  std::string feed_id;
   std::string nudge_id;
   std::string user_key;
   int64_t due_ms = 0;
@@ -178,6 +184,11 @@ class ReminderStore {
   // also appended to the live log, so replicas follow only nudges someone is waiting for, not the
   // whole outbox.
   virtual absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) = 0;
+  // What was published for a user (by user key) after feed id `after`, in feed order, at most
+  // `max` entries (the outbox keeps at least its retention: RedisStoreOptions::outbox_max_len).
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReplayFeed(absl::string_view user_key,
+                                                              const std::string& after,
+                                                              int max) = 0;
   // ReadOutbox over the live log.
   virtual absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors,
                                                             int max, absl::Duration block) = 0;
