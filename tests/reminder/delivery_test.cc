@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "services/reminder/delivery/dispatcher.h"
@@ -142,6 +143,21 @@ TEST_F(DeliveryTest, AcknowledgedAndCancelledAreNotScheduled) {
   EXPECT_FALSE(ids.count(occ[0].nudge_id));
   EXPECT_FALSE(ids.count(occ[1].nudge_id));
   EXPECT_TRUE(ids.count(occ[2].nudge_id));
+}
+
+// Cancellations are remembered for kCancelMemory, then forgotten on the next write: her set does
+// not grow over the days however often she logs water.
+TEST_F(DeliveryTest, CancellationsAreForgottenAfterTheirMemory) {
+  for (int day = 0; day < 30; ++day) {
+    ASSERT_TRUE(
+        store_.Cancel("fia", {absl::StrCat("hyd-", day, "-a"), absl::StrCat("hyd-", day, "-b")})
+            .ok());
+    now_ += absl::Hours(24);
+  }
+  auto state = store_.GetUserState("fia");
+  ASSERT_TRUE(state.ok());
+  // Days 26..29 remain of 30: the last 72 hours, both ends included.
+  EXPECT_EQ(state->cancelled.size(), 8u);
 }
 
 TEST_F(DeliveryTest, MisfiredOccurrencesAreSkipped) {

@@ -334,6 +334,7 @@ TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
   const std::string up = "rm:{u" + UserKey("old-user") + "}:";
   ASSERT_TRUE(client->Command({"SADD", up + "ack", "hyd-20260308-1-0123456789abcdef"}).ok());
   ASSERT_TRUE(client->Command({"HSET", up + "snooze", "snz-1-2-3", "payload"}).ok());
+  ASSERT_TRUE(client->Command({"SADD", up + "cancel", "hyd-20260308-2-0123456789abcdef"}).ok());
   RedisReminderStore store(client);
   ASSERT_TRUE(
       store.Acknowledge("old-user", "new-ack", absl::Now(), absl::Now() - absl::Hours(48)).ok());
@@ -342,6 +343,8 @@ TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
   EXPECT_EQ(state->acknowledged.size(), 2u);
   ASSERT_EQ(state->snoozes.size(), 1u);
   EXPECT_EQ(state->snoozes[0], "payload");
+  ASSERT_EQ(state->cancelled.size(), 1u);
+  EXPECT_EQ(state->cancelled[0], "hyd-20260308-2-0123456789abcdef");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));

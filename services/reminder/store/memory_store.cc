@@ -132,8 +132,13 @@ absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
   UserData& u = users_[uk];
   Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
   int n = 0;
+  const int64_t now = NowMs();
+  const int64_t cutoff = now - absl::ToInt64Milliseconds(kCancelMemory);
+  for (auto c = u.cancel.begin(); c != u.cancel.end();) {
+    c = c->second < cutoff ? u.cancel.erase(c) : std::next(c);
+  }
   for (const std::string& id : nudge_ids) {
-    u.cancel.insert(id);
+    u.cancel[id] = now;
     const std::string m = MemberOf(uk, id);
     auto it = b.due_of.find(m);
     if (it != b.due_of.end()) {
@@ -186,7 +191,7 @@ absl::StatusOr<UserNudgeState> MemoryReminderStore::GetUserState(absl::string_vi
   auto it = users_.find(UserKey(user_id));
   if (it == users_.end()) return s;
   for (const auto& [id, due] : it->second.ack) s.acknowledged.push_back(id);
-  s.cancelled.assign(it->second.cancel.begin(), it->second.cancel.end());
+  for (const auto& [id, when] : it->second.cancel) s.cancelled.push_back(id);
   for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p.second);
   return s;
 }

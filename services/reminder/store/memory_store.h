@@ -69,8 +69,8 @@ class MemoryReminderStore : public ReminderStore {
     legwise::reminder::v1::ReminderPlan plan;
     std::string request_id;
     std::string request_hash;
-    std::map<std::string, int64_t> ack;  // nudge id -> due ms
-    std::set<std::string> cancel;
+    std::map<std::string, int64_t> ack;     // nudge id -> due ms
+    std::map<std::string, int64_t> cancel;  // nudge id -> when cancelled (ms)
     std::map<std::string, std::pair<int64_t, std::string>> snoozes;  // id -> (due ms, payload)
     std::map<std::string, int64_t> water;                            // day -> ml
   };

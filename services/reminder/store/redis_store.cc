@@ -377,8 +377,9 @@ absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
 absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
-  absl::StatusOr<RedisReply> del = redis_->Command(
-      {"DEL", up + "plan", up + "ack", up + "acks", up + "cancel", up + "snooze", up + "snoozes"});
+  absl::StatusOr<RedisReply> del =
+      redis_->Command({"DEL", up + "plan", up + "ack", up + "acks", up + "cancel", up + "cancels",
+                       up + "snooze", up + "snoozes"});
   if (!del.ok()) return del.status();
   if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
   const int b = UserBucket(uk, options_.num_buckets);
@@ -417,11 +418,19 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
   if (nudge_ids.empty()) return 0;
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
-  std::vector<std::string> sadd = {"SADD", up + "cancel"};
-  sadd.insert(sadd.end(), nudge_ids.begin(), nudge_ids.end());
+  const int64_t now = ToMs(absl::Now());
+  std::vector<std::string> zadd = {"ZADD", up + "cancels"};
+  for (const std::string& id : nudge_ids) {
+    zadd.push_back(absl::StrCat(now));
+    zadd.push_back(id);
+  }
   absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline({sadd, {"EXPIRE", up + "cancel", absl::StrCat(kUserStateTtlSec)}});
+      redis_->Pipeline({zadd,
+                        {"ZREMRANGEBYSCORE", up + "cancels", "-inf",
+                         absl::StrCat("(", now - absl::ToInt64Milliseconds(kCancelMemory))},
+                        {"EXPIRE", up + "cancels", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   std::vector<std::string> members;
   for (const std::string& id : nudge_ids) members.push_back(MemberOf(uk, id));
@@ -478,16 +487,17 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   // "ack" (a set) and "snooze" (a hash) are the layout before the bounded state: read while they
   // last (they expire 15 days after their last write), never written.
   std::vector<std::vector<std::string>> cmds = {{"ZRANGE", up + "acks", "0", "-1"},
-                                                {"SMEMBERS", up + "cancel"},
+                                                {"ZRANGE", up + "cancels", "0", "-1"},
                                                 {"ZRANGE", up + "snoozes", "0", "-1"},
                                                 {"SMEMBERS", up + "ack"},
-                                                {"HVALS", up + "snooze"}};
+                                                {"HVALS", up + "snooze"},
+                                                {"SMEMBERS", up + "cancel"}};
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   if (!rs.ok()) return rs.status();
   std::pair<v1::ReminderPlan, UserNudgeState> out;
   if (with_plan) {
-    const RedisReply& plan = (*rs)[5];
+    const RedisReply& plan = (*rs)[6];
     if (plan.is_error()) return absl::InternalError(plan.str);
     if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
     absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
@@ -500,6 +510,7 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
   for (const RedisReply& e : (*rs)[3].elements) state.acknowledged.push_back(e.str);
   for (const RedisReply& e : (*rs)[4].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : (*rs)[5].elements) state.cancelled.push_back(e.str);
   return out;
 }
 

@@ -5,10 +5,11 @@
 //     rm:{u<k>}:acks         zset acknowledged nudge id -> its due ms; acknowledgements older than
 //                            the acknowledgement window are dropped on every write (expires 15
 //                            days after the last write)
-//     rm:{u<k>}:cancel       set of cancelled nudge ids (idem)
+//     rm:{u<k>}:cancels      zset cancelled nudge id -> when cancelled; older than kCancelMemory
+//                            dropped on every write (idem)
 //     rm:{u<k>}:snoozes      zset payload of a snooze -> its due ms; old ones dropped likewise
 //     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
-//     rm:{u<k>}:ack, rm:{u<k>}:snooze  the unbounded set / hash of the earlier layout: read (and
+//     rm:{u<k>}:ack, :cancel, :snooze  the unbounded sets / hash of the earlier layout: read (and
 //                            deleted with the plan) until they expire, never written
 //   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
 //     rm:{b<b>}:due         zset member -> due unix ms             (the due index)

@@ -30,6 +30,9 @@
 
 namespace legwise::reminder {
 
+// How long a cancellation is remembered (its occurrence is past long before).
+inline constexpr absl::Duration kCancelMemory = absl::Hours(72);
+
 // True when feed id `a` comes before `b` ("<ms>-<seq>", compared as numbers; malformed = first).
 bool FeedIdLess(absl::string_view a, absl::string_view b);
 
@@ -124,8 +127,10 @@ class ReminderStore {
   virtual absl::StatusOr<int> Schedule(absl::string_view user_id,
                                        const std::vector<ScheduledNudge>& nudges, absl::Time from,
                                        bool replace, absl::Time next_refill) = 0;
-  // Removes pending occurrences (by nudge id) and remembers them as cancelled. Returns how many
-  // were still pending.
+  // Removes pending occurrences (by nudge id) and remembers them as cancelled, for
+  // kCancelMemory: what is cancelled is due within a day of the call (the rest of a day's
+  // hydration, a moved snooze), so older records are forgotten in the same step and her set does
+  // not grow over the days. Returns how many were still pending.
   virtual absl::StatusOr<int> Cancel(absl::string_view user_id,
                                      const std::vector<std::string>& nudge_ids) = 0;
   // Marks a nudge (due at `due`) acknowledged and removes it from the due index if still pending.
