@@ -6,6 +6,7 @@
 
 #include "services/common/config.h"
 #include "services/common/logging.h"
+#include "services/common/page_token.h"
 #include "services/common/redis_client.h"
 #include "services/common/server_runner.h"
 #include "services/content/content_cache.h"
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
                     "Redis TTL of an empty answer for an unknown code.");
   flags.AddDuration("redis_retry_interval", &cache_options.remote_retry_interval,
                     "After a Redis failure, how long answers skip Redis before trying it again.");
+  std::string page_token_key_file;
+  flags.AddString("page_token_key_file", &page_token_key_file,
+                  "File with the key (>= 16 bytes) that signs page tokens; every replica of a "
+                  "deployment uses the same one. \"\" = a built-in key (development).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << s.message() << "\n\n" << flags.Usage();
     return 2;
@@ -59,6 +64,12 @@ int main(int argc, char** argv) {
   if (flags.help_requested()) {
     std::cout << flags.Usage();
     return 0;
+  }
+  if (!page_token_key_file.empty()) {
+    if (absl::Status s = legwise::InstallPageTokenKeyFile(page_token_key_file); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 2;
+    }
   }
   if (absl::Status s = redis.cluster ? legwise::ValidateHostPortList(redis.address, "redis_addr")
                                      : legwise::ValidateHostPort(redis.address, "redis_addr");

@@ -7,6 +7,7 @@
 #include "services/common/client_channel.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
+#include "services/common/page_token.h"
 #include "services/common/redis_client.h"
 #include "services/common/security.h"
 #include "services/common/server_runner.h"
@@ -80,6 +81,10 @@ int main(int argc, char** argv) {
                0, 1024);
   flags.AddString("replica_id", &dispatch.replica_id,
                   "Name of this replica in lease tokens (default: random).");
+  std::string page_token_key_file;
+  flags.AddString("page_token_key_file", &page_token_key_file,
+                  "File with the key (>= 16 bytes) that signs page tokens; every replica of a "
+                  "deployment uses the same one. \"\" = a built-in key (development).");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
     std::cerr << s.message() << "\n\n" << flags.Usage();
     return 2;
@@ -87,6 +92,12 @@ int main(int argc, char** argv) {
   if (flags.help_requested()) {
     std::cout << flags.Usage();
     return 0;
+  }
+  if (!page_token_key_file.empty()) {
+    if (absl::Status s = legwise::InstallPageTokenKeyFile(page_token_key_file); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 2;
+    }
   }
   if (!content_addr.empty()) {
     if (absl::Status s = legwise::ValidateHostPort(content_addr, "content_addr"); !s.ok()) {

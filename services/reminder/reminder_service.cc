@@ -1,17 +1,14 @@
 #include "services/reminder/reminder_service.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "services/common/metrics.h"
 #include "services/common/validation.h"
 #include "services/reminder/delivery/scheduling.h"
@@ -24,21 +21,6 @@ namespace v1 = ::legwise::reminder::v1;
 
 constexpr int kMaxRequestIdLength = 128;
 constexpr int kMaxNudgeIdLength = 80;
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 200;
-constexpr absl::Duration kMaxListWindow = absl::Hours(24 * 14);
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t ns = absl::ToUnixNanos(t);
-  int64_t s = ns / 1000000000;
-  int64_t r = ns % 1000000000;
-  if (r < 0) {
-    r += 1000000000;
-    --s;
-  }
-  ts->set_seconds(s);
-  ts->set_nanos(static_cast<int32_t>(r));
-}
 
 // Checks a Timestamp's range (0001-01-01 .. 9999-12-31, nanos 0..999999999).
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
@@ -50,8 +32,6 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-absl::Time DueOf(const v1::Nudge& n) { return FromTimestamp(n.due_time()); }
-
 void CheckUserId(const std::string& user_id, const std::string& path, FieldViolations* v) {
   if (user_id.empty()) {
     v->Add(path, "is required");
@@ -60,55 +40,27 @@ void CheckUserId(const std::string& user_id, const std::string& path, FieldViola
   }
 }
 
-std::string MakeEtag(const v1::ReminderPlan& plan) {
-  v1::ReminderPlan copy = plan;
-  copy.clear_etag();
-  return absl::StrFormat("%016x", StableHash64(copy.SerializeAsString()));
-}
-
-// The stored form of a plan: client-set fields, server-set times and etag.
-v1::ReminderPlan StoredPlan(const v1::ReminderPlan& in, absl::Time create, absl::Time update) {
-  v1::ReminderPlan p = in;
-  SetTimestamp(create, p.mutable_create_time());
-  SetTimestamp(update, p.mutable_update_time());
-  p.set_etag(MakeEtag(p));
-  return p;
-}
-
-// Page tokens: web-safe base64 of "v1|<start ns>|<end ns>|<last due ns>|<last nudge id>".
-std::string EncodePageToken(absl::Time start, absl::Time end, const v1::Nudge& last) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat("v1|", absl::ToUnixNanos(start), "|", absl::ToUnixNanos(end), "|",
-                   absl::ToUnixNanos(DueOf(last)), "|", last.nudge_id()));
-}
-
-struct PageCursor {
-  absl::Time start, end, last_due;
-  std::string last_id;
-};
-
-bool DecodePageToken(const std::string& token, PageCursor* c) {
-  std::string raw;
-  if (token.size() > 512 || !absl::WebSafeBase64Unescape(token, &raw)) return false;
-  std::vector<std::string> parts = absl::StrSplit(raw, '|');
-  int64_t s = 0, e = 0, d = 0;
-  if (parts.size() != 5 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &s) ||
-      !absl::SimpleAtoi(parts[2], &e) || !absl::SimpleAtoi(parts[3], &d)) {
-    return false;
+void CheckNudgeId(const std::string& nudge_id, FieldViolations* v) {
+  if (nudge_id.empty()) {
+    v->Add("nudge_id", "is required");
+  } else if (nudge_id.size() > static_cast<size_t>(kMaxNudgeIdLength)) {
+    v->Add("nudge_id", "too long");
   }
-  c->start = absl::FromUnixNanos(s);
-  c->end = absl::FromUnixNanos(e);
-  c->last_due = absl::FromUnixNanos(d);
-  c->last_id = parts[4];
-  return true;
 }
 
-// A plan read back from the store as the planner's Plan. It was validated when it was stored, so
-// a failure here is corruption or a tightened rule: INTERNAL, never the caller's fault.
-absl::StatusOr<Plan> ParseStoredPlan(const v1::ReminderPlan& stored) {
-  absl::StatusOr<Plan> parsed = PlanFromProto(stored);
-  if (!parsed.ok()) return absl::InternalError("stored plan no longer validates");
-  return parsed;
+// The core's view of her stored state.
+UserState ToCoreState(const UserNudgeState& in) {
+  UserState out;
+  out.acknowledged = in.acknowledged;
+  out.cancelled = in.cancelled;
+  for (const std::string& payload : in.snoozes) {
+    v1::Nudge n;
+    if (n.ParseFromString(payload)) {
+      TakePayloadWaterTarget(&n);
+      out.snoozes.push_back(std::move(n));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -119,10 +71,40 @@ absl::StatusOr<Plan> ParseStoredPlan(const v1::ReminderPlan& stored) {
 // the server shuts down.
 class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
  public:
-  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id)
-      : service_(service), user_id_(user_id) {
+  // `resume_after`: the feed id to replay after ("" = live only). Live nudges are buffered from
+  // the moment of subscription until Replay() has run, so none falls between replay and live.
+  NudgeStreamReactor(ReminderServiceImpl* service, const std::string& user_id,
+                     std::string resume_after)
+      : service_(service),
+        user_id_(user_id),
+        last_feed_(std::move(resume_after)),
+        replaying_(!last_feed_.empty()) {
     service_->Register(this);
-    handle_ = service_->hub_->Subscribe(user_id, [this](const v1::Nudge& n) { Enqueue(n); });
+    handle_ = service_->hub_->Subscribe(
+        user_id, [this](const v1::Nudge& n, const std::string& feed_id) { Enqueue(n, feed_id); });
+  }
+
+  // Sends what was published for her after the resume point, then what arrived live meanwhile
+  // (each once, in feed order). Runs in StreamNudges before the reactor is handed to gRPC (one
+  // bounded Redis read per reconnect), so no callback can end the call underneath it.
+  void Replay() {
+    if (!replaying_) return;
+    absl::StatusOr<std::vector<OutboxEntry>> entries =
+        service_->store_->ReplayFeed(UserKey(user_id_), last_feed_, kMaxReplay);
+    absl::MutexLock lock(&mu_);
+    replaying_ = false;
+    if (!entries.ok()) {
+      FinishOnce(ToGrpcStatus(entries.status()));
+      return;
+    }
+    for (const OutboxEntry& e : *entries) {
+      v1::Nudge n;
+      if (!service_->hub_->ToNudge(e, &n)) continue;
+      PushLocked(std::move(n), e.feed_id, /*capped=*/false);
+    }
+    for (auto& [n, feed_id] : buffered_) PushLocked(std::move(n), feed_id, /*capped=*/false);
+    buffered_.clear();
+    MaybeWrite();
   }
 
   const std::string& user_id() const { return user_id_; }
@@ -160,13 +142,28 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
   }
 
  private:
-  void Enqueue(const v1::Nudge& n) {
+  static constexpr int kMaxReplay = 1000;
+
+  void Enqueue(const v1::Nudge& n, const std::string& feed_id) {
     v1::Nudge copy = n;
     absl::MutexLock lock(&mu_);
     if (finished_ || end_requested_) return;
-    if (queue_.size() >= 256) queue_.pop_front();  // a stalled client loses the oldest, not memory
-    queue_.push_back(std::move(copy));
+    if (replaying_) {
+      if (buffered_.size() < static_cast<size_t>(kMaxReplay)) buffered_.emplace_back(copy, feed_id);
+      return;
+    }
+    PushLocked(std::move(copy), feed_id, /*capped=*/true);
     MaybeWrite();
+  }
+
+  // Queues a nudge unless it is at or before the last one queued (a replayed nudge seen live too).
+  void PushLocked(v1::Nudge n, const std::string& feed_id, bool capped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!last_feed_.empty() && !FeedIdLess(last_feed_, feed_id)) return;
+    last_feed_ = feed_id;
+    // A stalled live client loses the oldest, not our memory (it resumes from its last token).
+    if (capped && queue_.size() >= 256) queue_.pop_front();
+    queue_.push_back(std::move(n));
   }
 
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -188,6 +185,10 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
   uint64_t handle_ = 0;
   absl::Mutex mu_;
   std::deque<v1::Nudge> queue_ ABSL_GUARDED_BY(mu_);
+  // The feed id of the last nudge queued; later ones only.
+  std::string last_feed_ ABSL_GUARDED_BY(mu_);
+  bool replaying_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<v1::Nudge, std::string>> buffered_ ABSL_GUARDED_BY(mu_);
   v1::Nudge current_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -199,7 +200,13 @@ class NudgeStreamReactor : public grpc::ServerWriteReactor<v1::Nudge> {
 ReminderServiceImpl::ReminderServiceImpl(ReminderStore* store, NudgeHub* hub,
                                          NudgeTextProvider* texts, const Planner* planner,
                                          ReminderServiceOptions options)
-    : store_(store), hub_(hub), texts_(texts), planner_(planner), options_(options) {
+    : store_(store),
+      hub_(hub),
+      texts_(texts),
+      planner_(planner),
+      options_(options),
+      core_(planner->rules(), options.limits,
+            options.page_tokens != nullptr ? options.page_tokens : &DefaultPageTokenSigner()) {
   Metrics::Default().Describe("legwise_reminder_open_streams", "gauge",
                               "StreamNudges streams open on this replica.");
   Metrics::Default().Set("legwise_reminder_open_streams", {}, 0);
@@ -228,42 +235,44 @@ void ReminderServiceImpl::EndStreams() {
   for (NudgeStreamReactor* r : streams_) r->End();
 }
 
-void ReminderServiceImpl::FillTexts(v1::Nudge* nudge) {
+void ReminderServiceImpl::FillTexts(const Plan& plan, v1::Nudge* nudge) {
   const auto texts = texts_->Get(nudge->locale());
   const int k = static_cast<int>(nudge->kind());
   if (IsNudgeKind(k)) {
-    const NudgeText& t = texts->For(static_cast<NudgeKind>(k));
+    const NudgeText t = texts->Render(static_cast<NudgeKind>(k), core_.WaterTarget(plan));
     nudge->set_title(t.title);
     nudge->set_body(t.body);
   }
   nudge->set_locale(texts->locale);
 }
 
-absl::Status ReminderServiceImpl::LoadPlan(const std::string& user_id, Plan* plan) {
+absl::StatusOr<ValidPlan> ReminderServiceImpl::LoadPlan(const std::string& user_id) {
   absl::StatusOr<v1::ReminderPlan> stored = store_->GetPlan(user_id);
   if (!stored.ok()) return stored.status();
-  absl::StatusOr<Plan> parsed = ParseStoredPlan(*stored);
-  if (!parsed.ok()) return parsed.status();
-  *plan = *std::move(parsed);
-  return absl::OkStatus();
+  return ReminderCore::FromStored(*std::move(stored));
+}
+
+absl::StatusOr<std::pair<ValidPlan, UserState>> ReminderServiceImpl::LoadPlanAndState(
+    const std::string& user_id) {
+  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> stored =
+      store_->GetPlanAndState(user_id);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<ValidPlan> plan = ReminderCore::FromStored(std::move(stored->first));
+  if (!plan.ok()) return plan.status();
+  return std::make_pair(*std::move(plan), ToCoreState(stored->second));
 }
 
 absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& req,
                                            v1::ReminderPlan* out) {
   FieldViolations v;
-  if (!req.has_plan()) {
-    v.Add("plan", "is required");
-  } else {
-    ValidatePlan(req.plan(), "plan", &v);
-  }
+  if (!req.has_plan()) v.Add("plan", "is required");
   if (req.request_id().size() > static_cast<size_t>(kMaxRequestIdLength)) {
     v.Add("request_id", "at most 128 characters");
   }
   if (!v.empty()) return v.ToStatus("INVALID_REMINDER_PLAN");
-  absl::StatusOr<Plan> plan = PlanFromProto(req.plan());
-  if (!plan.ok()) return plan.status();
-
   const absl::Time now = planner_->Now();
+  absl::StatusOr<ValidPlan> plan = core_.NewPlan(req.plan(), now);
+  if (!plan.ok()) return plan.status();
   // A refill entry first, due in a few seconds: if this call dies after storing the plan but before
   // scheduling it, the dispatchers' refill loop schedules her plan anyway (and drops the entry when
   // no plan was stored). The scheduling below moves the entry a day ahead.
@@ -271,12 +280,12 @@ absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& 
       store_->Schedule(req.plan().user_id(), {}, now, /*replace=*/false, now + absl::Seconds(5));
   if (!safety.ok()) return safety.status();
   absl::StatusOr<v1::ReminderPlan> stored =
-      store_->CreatePlan(StoredPlan(req.plan(), now, now), req.request_id());
+      store_->CreatePlan(plan->proto, req.request_id(), ReminderCore::RequestHash(req));
   if (!stored.ok()) return stored.status();
   // A retried request (same request_id) schedules again without replacing: idempotent.
-  absl::StatusOr<Plan> stored_plan = ParseStoredPlan(*stored);
+  absl::StatusOr<ValidPlan> stored_plan = ReminderCore::FromStored(*stored);
   if (!stored_plan.ok()) return stored_plan.status();
-  absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), *stored_plan, now,
+  absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), stored_plan->plan, now,
                                           options_.horizon, /*replace=*/false);
   if (!n.ok()) return n.status();
   *out = *std::move(stored);
@@ -296,33 +305,28 @@ absl::Status ReminderServiceImpl::DoGet(const v1::GetReminderPlanRequest& req,
 
 absl::Status ReminderServiceImpl::DoUpdate(const v1::UpdateReminderPlanRequest& req,
                                            v1::ReminderPlan* out) {
-  FieldViolations v;
   if (!req.has_plan()) {
+    FieldViolations v;
     v.Add("plan", "is required");
-  } else {
-    ValidatePlan(req.plan(), "plan", &v);
+    return v.ToStatus("INVALID_REMINDER_PLAN");
   }
-  if (!v.empty()) return v.ToStatus("INVALID_REMINDER_PLAN");
-  absl::StatusOr<Plan> plan = PlanFromProto(req.plan());
-  if (!plan.ok()) return plan.status();
-
+  // Validated once, before any store call.
+  absl::StatusOr<ValidPlan> validated = core_.NewPlan(req.plan(), planner_->Now());
+  if (!validated.ok()) return validated.status();
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<v1::ReminderPlan> current = store_->GetPlan(req.plan().user_id());
     if (!current.ok()) return current.status();
-    if (!req.plan().etag().empty() && req.plan().etag() != current->etag()) {
-      return absl::AbortedError("the plan changed since it was read (etag mismatch)");
-    }
     const absl::Time now = planner_->Now();
-    v1::ReminderPlan next = req.plan();
-    next.clear_etag();
-    v1::ReminderPlan stored = StoredPlan(next, FromTimestamp(current->create_time()), now);
-    absl::Status s = store_->ReplacePlan(stored, current->etag());
+    absl::StatusOr<ValidPlan> next =
+        core_.ReplacePlan(*validated, req.plan().etag(), *current, now);
+    if (!next.ok()) return next.status();
+    absl::Status s = store_->ReplacePlan(next->proto, current->etag());
     if (absl::IsAborted(s) && req.plan().etag().empty()) continue;  // raced: read again
     if (!s.ok()) return s;
-    absl::StatusOr<int> n =
-        ScheduleHorizon(*store_, planner_->rules(), *plan, now, options_.horizon, /*replace=*/true);
+    absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), next->plan, now,
+                                            options_.horizon, /*replace=*/true);
     if (!n.ok()) return n.status();
-    *out = std::move(stored);
+    *out = std::move(next->proto);
     return absl::OkStatus();
   }
   return absl::AbortedError("the plan kept changing; read it and retry");
@@ -346,117 +350,78 @@ absl::Status ReminderServiceImpl::DoList(const v1::ListUpcomingNudgesRequest& re
   if (req.has_end_time() && !ValidTimestamp(req.end_time())) {
     v.Add("end_time", "is not a valid timestamp");
   }
-  PageCursor cursor;
-  const bool has_cursor = !req.page_token().empty();
-  if (has_cursor && !DecodePageToken(req.page_token(), &cursor)) {
+  if (!req.page_token().empty() && !core_.IsHerPageToken(req.page_token(), req.user_id())) {
     v.Add("page_token", "is not a token from a previous answer");
   }
   if (!v.empty()) return v.ToStatus();
+  ListQuery q;
+  q.has_start = req.has_start_time();
+  if (q.has_start) q.start = FromTimestamp(req.start_time());
+  q.has_end = req.has_end_time();
+  if (q.has_end) q.end = FromTimestamp(req.end_time());
+  q.page_size = req.page_size();
+  q.page_token = req.page_token();
+  absl::StatusOr<ReminderCore::Window> window = core_.ListWindow(q, req.user_id(), planner_->Now());
+  if (!window.ok()) return window.status();
 
-  absl::Time start = req.has_start_time() ? FromTimestamp(req.start_time()) : planner_->Now();
-  absl::Time end = req.has_end_time() ? FromTimestamp(req.end_time()) : start + absl::Hours(24);
-  if (has_cursor) {
-    // The token carries the window; an explicit window must be the same one.
-    if ((req.has_start_time() && start != cursor.start) ||
-        (req.has_end_time() && end != cursor.end)) {
-      v.Add("page_token", "belongs to a different time window");
-      return v.ToStatus();
-    }
-    start = cursor.start;
-    end = cursor.end;
+  absl::StatusOr<std::pair<ValidPlan, UserState>> loaded = LoadPlanAndState(req.user_id());
+  if (!loaded.ok()) return loaded.status();
+  std::string next;
+  for (v1::Nudge& n : core_.List(loaded->first, loaded->second, *window, req.page_size(), &next)) {
+    FillTexts(loaded->first.plan, &n);
+    *resp->add_nudges() = std::move(n);
   }
-  if (end <= start) v.Add("end_time", "must be after start_time");
-  if (end - start > kMaxListWindow) v.Add("end_time", "at most 14 days after start_time");
-  if (!v.empty()) return v.ToStatus();
-
-  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> stored =
-      store_->GetPlanAndState(req.user_id());
-  if (!stored.ok()) return stored.status();
-  absl::StatusOr<Plan> parsed = ParseStoredPlan(stored->first);
-  if (!parsed.ok()) return parsed.status();
-  const Plan& plan = *parsed;
-  const UserNudgeState& state = stored->second;
-  const std::set<std::string> acked(state.acknowledged.begin(), state.acknowledged.end());
-  const std::set<std::string> cancelled(state.cancelled.begin(), state.cancelled.end());
-
-  std::vector<v1::Nudge> all;
-  for (const Occurrence& o : planner_->Occurrences(plan, start, end)) {
-    if (cancelled.count(o.nudge_id)) continue;
-    all.push_back(NudgeFromOccurrence(plan, o));
-  }
-  for (const std::string& payload : state.snoozes) {
-    v1::Nudge n;
-    if (n.ParseFromString(payload) && DueOf(n) >= start && DueOf(n) < end &&
-        !cancelled.count(n.nudge_id())) {
-      all.push_back(std::move(n));
-    }
-  }
-  std::sort(all.begin(), all.end(), [](const v1::Nudge& a, const v1::Nudge& b) {
-    if (DueOf(a) != DueOf(b)) return DueOf(a) < DueOf(b);
-    return a.nudge_id() < b.nudge_id();
-  });
-  const int page_size =
-      req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
-  size_t i = 0;
-  if (has_cursor) {
-    while (i < all.size() &&
-           (DueOf(all[i]) < cursor.last_due ||
-            (DueOf(all[i]) == cursor.last_due && all[i].nudge_id() <= cursor.last_id))) {
-      ++i;
-    }
-  }
-  for (; i < all.size() && resp->nudges_size() < page_size; ++i) {
-    v1::Nudge* n = resp->add_nudges();
-    *n = std::move(all[i]);
-    n->set_acknowledged(acked.count(n->nudge_id()) > 0);
-    FillTexts(n);
-  }
-  if (i < all.size() && resp->nudges_size() > 0) {
-    resp->set_next_page_token(EncodePageToken(start, end, resp->nudges(resp->nudges_size() - 1)));
-  }
+  resp->set_next_page_token(next);
   return absl::OkStatus();
 }
 
 absl::Status ReminderServiceImpl::DoAcknowledge(const v1::AcknowledgeNudgeRequest& req) {
   FieldViolations v;
   CheckUserId(req.user_id(), "user_id", &v);
-  if (req.nudge_id().empty()) v.Add("nudge_id", "is required");
-  if (req.nudge_id().size() > static_cast<size_t>(kMaxNudgeIdLength)) v.Add("nudge_id", "too long");
+  CheckNudgeId(req.nudge_id(), &v);
   if (!v.empty()) return v.ToStatus();
-  absl::StatusOr<NudgeRef> ref = ParseNudgeId(req.user_id(), req.nudge_id());
-  if (absl::IsInvalidArgument(ref.status())) {
+  if (absl::StatusOr<NudgeRef> ref = ParseNudgeId(req.user_id(), req.nudge_id());
+      absl::IsInvalidArgument(ref.status())) {
     v.Add("nudge_id", "is not a nudge id");
     return v.ToStatus();
   }
-  if (!ref.ok()) return ref.status();
-  absl::StatusOr<v1::ReminderPlan> stored = store_->GetPlan(req.user_id());
-  if (!stored.ok()) return stored.status();
-  return store_->Acknowledge(req.user_id(), req.nudge_id());
+  absl::StatusOr<std::pair<ValidPlan, UserState>> loaded = LoadPlanAndState(req.user_id());
+  if (!loaded.ok()) return loaded.status();
+  const absl::Time now = planner_->Now();
+  absl::StatusOr<absl::Time> due =
+      core_.CheckAcknowledge(loaded->first, loaded->second, req.nudge_id(), now);
+  if (!due.ok()) return due.status();
+  return store_->Acknowledge(req.user_id(), req.nudge_id(), *due, now - core_.limits().ack_past);
 }
 
 absl::Status ReminderServiceImpl::DoSnooze(const v1::SnoozeNudgeRequest& req,
                                            v1::SnoozeNudgeResponse* resp) {
   FieldViolations v;
   CheckUserId(req.user_id(), "user_id", &v);
-  if (req.nudge_id().empty()) v.Add("nudge_id", "is required");
+  CheckNudgeId(req.nudge_id(), &v);
   if (req.minutes() < 1 || req.minutes() > 240) v.Add("minutes", "must be 1..240");
   if (!v.empty()) return v.ToStatus();
-  absl::StatusOr<NudgeRef> ref = ParseNudgeId(req.user_id(), req.nudge_id());
-  if (absl::IsInvalidArgument(ref.status())) {
+  if (absl::StatusOr<NudgeRef> ref = ParseNudgeId(req.user_id(), req.nudge_id());
+      absl::IsInvalidArgument(ref.status())) {
     v.Add("nudge_id", "is not a nudge id");
     return v.ToStatus();
   }
-  if (!ref.ok()) return ref.status();
-  Plan plan;
-  if (absl::Status s = LoadPlan(req.user_id(), &plan); !s.ok()) return s;
-  const Occurrence o = MakeSnoozeOccurrence(plan, ref->kind, planner_->Now(), req.minutes());
-  const ScheduledNudge sn = ToScheduled(plan, o);
-  if (absl::Status s = store_->AddSnooze(req.user_id(), sn); !s.ok()) return s;
-  absl::StatusOr<int> n =
-      store_->Schedule(req.user_id(), {sn}, planner_->Now(), false, absl::InfinitePast());
+  absl::StatusOr<std::pair<ValidPlan, UserState>> loaded = LoadPlanAndState(req.user_id());
+  if (!loaded.ok()) return loaded.status();
+  const ValidPlan& plan = loaded->first;
+  const absl::Time now = planner_->Now();
+  absl::StatusOr<Occurrence> o =
+      core_.Snooze(plan, loaded->second, req.nudge_id(), req.minutes(), now);
+  if (!o.ok()) return o.status();
+  const ScheduledNudge sn = ToScheduled(plan.plan, *o);
+  if (absl::Status s = store_->AddSnooze(req.user_id(), sn, now - core_.limits().ack_past);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<int> n = store_->Schedule(req.user_id(), {sn}, now, false, absl::InfinitePast());
   if (!n.ok()) return n.status();
-  *resp->mutable_nudge() = NudgeFromOccurrence(plan, o);
-  FillTexts(resp->mutable_nudge());
+  *resp->mutable_nudge() = ReminderCore::ToNudge(plan.plan, *o);
+  FillTexts(plan.plan, resp->mutable_nudge());
   return absl::OkStatus();
 }
 
@@ -477,19 +442,19 @@ absl::Status ReminderServiceImpl::DoLogWater(const v1::LogWaterIntakeRequest& re
     }
   }
   if (!v.empty()) return v.ToStatus();
-  Plan plan;
-  if (absl::Status s = LoadPlan(req.user_id(), &plan); !s.ok()) return s;
-  const absl::CivilDay day = PlanDayOf(plan, when);
-  absl::StatusOr<int32_t> total = store_->AddWater(req.user_id(), day, req.amount_ml());
-  if (!total.ok()) return total.status();
-  const int32_t target = WaterTargetMl(plan, planner_->rules());
-  resp->set_total_today_ml(*total);
-  resp->set_daily_target_ml(target);
-  resp->set_target_reached(*total >= target);
-  if (*total >= target) {
-    const std::vector<std::string> drop =
-        HydrationNudgesToDrop(PlanDay(plan, planner_->rules(), day), *total, target, now);
-    absl::StatusOr<int> cancelled = store_->Cancel(req.user_id(), drop);
+  absl::StatusOr<ValidPlan> plan = LoadPlan(req.user_id());
+  if (!plan.ok()) return plan.status();
+  const absl::CivilDay day = PlanDayOf(plan->plan, when);
+  absl::StatusOr<ReminderStore::WaterAdd> added =
+      store_->AddWater(req.user_id(), day, req.amount_ml(), core_.limits().max_water_per_day_ml);
+  if (!added.ok()) return added.status();
+  if (added->refused) return core_.CheckWater(added->total_ml, req.amount_ml());
+  const WaterResult r = core_.AfterWater(*plan, day, added->total_ml, now);
+  resp->set_total_today_ml(static_cast<int32_t>(std::min<int64_t>(r.total_ml, INT32_MAX)));
+  resp->set_daily_target_ml(r.target_ml);
+  resp->set_target_reached(r.target_reached);
+  if (!r.drop.empty()) {
+    absl::StatusOr<int> cancelled = store_->Cancel(req.user_id(), r.drop);
     if (!cancelled.ok()) return cancelled.status();
     resp->set_cancelled_nudges(*cancelled);
   }
@@ -574,6 +539,15 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
   absl::Status authorized = Authorize(ctx, req->user_id());
   FieldViolations v;
   CheckUserId(req->user_id(), "user_id", &v);
+  std::string resume_after;
+  if (!req->resume_token().empty() && v.empty()) {
+    absl::StatusOr<std::string> feed = hub_->ParseResumeToken(req->resume_token(), req->user_id());
+    if (feed.ok()) {
+      resume_after = *std::move(feed);
+    } else {
+      v.Add("resume_token", "is not the resume_token of one of her nudges");
+    }
+  }
   bool ending = false;
   bool too_many = false;
   {
@@ -600,7 +574,9 @@ grpc::ServerWriteReactor<v1::Nudge>* ReminderServiceImpl::StreamNudges(
                                        absl::ResourceExhaustedError("too many open nudge streams"),
                                        "TOO_MANY_STREAMS")));
   }
-  return new NudgeStreamReactor(this, req->user_id());
+  auto* reactor = new NudgeStreamReactor(this, req->user_id(), std::move(resume_after));
+  reactor->Replay();
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReminderServiceImpl::AcknowledgeNudge(

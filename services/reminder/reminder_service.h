@@ -1,10 +1,13 @@
-// The gRPC adapter of legwise.reminder.v1.ReminderService (callback API): validates requests, calls
-// the planner and the store, maps results and errors (ToGrpcStatus). No scheduling rules here:
-// those live in planner/, storage in store/, delivery in delivery/.
+// The gRPC adapter of legwise.reminder.v1.ReminderService (callback API): checks request fields,
+// reads and writes the store, calls the ReminderCore (core/: every rule), fills texts and maps
+// results and errors (ToGrpcStatus). Planning lives in planner/, storage in store/, delivery in
+// delivery/.
 #ifndef LEGWISE_SERVICES_REMINDER_REMINDER_SERVICE_H_
 #define LEGWISE_SERVICES_REMINDER_REMINDER_SERVICE_H_
 
 #include <set>
+#include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -13,7 +16,9 @@
 #include "grpcpp/grpcpp.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "services/common/executor.h"
+#include "services/common/page_token.h"
 #include "services/common/security.h"
+#include "services/reminder/core/reminder_core.h"
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/planner/planner.h"
@@ -35,6 +40,10 @@ struct ReminderServiceOptions {
   // Runs the unary handlers' store calls (blocking Redis round trips) off gRPC's callback threads;
   // a full queue is RESOURCE_EXHAUSTED. Null runs them inline (in-process tests).
   Executor* executor = nullptr;
+  // The per-user bounds.
+  ReminderLimits limits;
+  // Signs ListUpcomingNudges page tokens; null = the built-in key.
+  const PageTokenSigner* page_tokens = nullptr;
 };
 
 class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
@@ -101,15 +110,18 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
                                     Handle&& handle);
   void Register(NudgeStreamReactor* r);
   void Unregister(NudgeStreamReactor* r);
-  // The stored plan of a user and its validated form.
-  absl::Status LoadPlan(const std::string& user_id, Plan* plan);
-  void FillTexts(legwise::reminder::v1::Nudge* nudge);
+  // Her stored plan (and state), parsed.
+  absl::StatusOr<ValidPlan> LoadPlan(const std::string& user_id);
+  absl::StatusOr<std::pair<ValidPlan, UserState>> LoadPlanAndState(const std::string& user_id);
+  // Title and body in the nudge's locale, rendered for her plan (her water target).
+  void FillTexts(const Plan& plan, legwise::reminder::v1::Nudge* nudge);
 
   ReminderStore* store_;
   NudgeHub* hub_;
   NudgeTextProvider* texts_;
   const Planner* planner_;
   ReminderServiceOptions options_;
+  ReminderCore core_;
   absl::Mutex streams_mu_;
   std::set<NudgeStreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
   // Open (or reserved) streams per user, for max_streams_per_user.

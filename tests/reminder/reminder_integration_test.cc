@@ -3,6 +3,10 @@
 // published by another replica; three dispatcher replicas over thousands of due occurrences, one
 // killed half-way: every occurrence reaches the outbox exactly once; a burst beyond the handler
 // executor is refused (RESOURCE_EXHAUSTED), not queued.
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -227,6 +231,193 @@ TEST(ReminderIntegration, StreamNudgesReceivesDueNudgeFromAnyReplica) {
   ASSERT_TRUE(reader->Read(&snoozed));
   EXPECT_EQ(snoozed.nudge_id(), snr.nudge().nudge_id());
   sctx.TryCancel();
+}
+
+// StreamNudges resumes: a client that reconnects with the resume_token of the last nudge it got
+// receives what was published meanwhile, then live nudges, each once, also after the replica it
+// talks to restarts; a made-up or another user's token is INVALID_ARGUMENT.
+TEST(ReminderIntegration, StreamResumesWithoutGapsOrRepeats) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  const std::vector<std::string> api_args = {"--redis_addr=" + redis.address(),
+                                             "--content_addr=127.0.0.1:1", "--dispatcher=false"};
+  auto a = std::make_unique<ServiceProcess>("legwise-reminder", api_args);
+  ServiceProcess b("legwise-reminder",
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+  ASSERT_TRUE(a->Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(a->channel().get(), "", true, kWait).ok());
+  {
+    auto stub = Stub(*a);
+    v1::CreateReminderPlanRequest req;
+    *req.mutable_plan() = AlwaysAwakePlan("resume-user");
+    v1::CreateReminderPlanResponse resp;
+    grpc::ClientContext c;
+    Deadline(&c);
+    ASSERT_TRUE(stub->CreateReminderPlan(&c, req, &resp).ok());
+  }
+  RedisReminderStore store(Client(redis));
+  int slot = 900;
+  // Schedules one occurrence due in `in` and returns its id.
+  auto schedule = [&](absl::Duration in) {
+    const absl::Time due = absl::Now() + in;
+    const std::string id =
+        MakeNudgeId("resume-user", NudgeKind::kHydration,
+                    absl::CivilDay(absl::ToCivilDay(due, absl::UTCTimeZone())), slot++);
+    EXPECT_TRUE(store
+                    .Schedule("resume-user", {DueNudge("resume-user", id, due)}, absl::Now(), false,
+                              absl::InfinitePast())
+                    .ok());
+    return id;
+  };
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Nudge>> reader;
+  };
+  auto open = [&](ServiceProcess& svc, const std::string& token) {
+    auto st = std::make_unique<Stream>();
+    Deadline(&st->ctx, absl::Seconds(60));
+    v1::StreamNudgesRequest sreq;
+    sreq.set_user_id("resume-user");
+    sreq.set_resume_token(token);
+    st->reader = Stub(svc)->StreamNudges(&st->ctx, sreq);
+    return st;
+  };
+
+  auto s1 = open(*a, "");
+  absl::SleepFor(absl::Milliseconds(500));
+  const std::string id1 = schedule(absl::Seconds(2));
+  v1::Nudge n;
+  ASSERT_TRUE(s1->reader->Read(&n));
+  EXPECT_EQ(n.nudge_id(), id1);
+  const std::string token1 = n.resume_token();
+  ASSERT_FALSE(token1.empty());
+  s1->ctx.TryCancel();
+  s1->reader->Finish();
+
+  // Published while she was away.
+  const std::string id2 = schedule(absl::Seconds(1));
+  const std::string id3 = schedule(absl::Seconds(2));
+  absl::SleepFor(absl::Seconds(4));
+
+  // Bad tokens first.
+  for (const std::string& bad : {std::string("garbage"), token1.substr(1), token1 + "A"}) {
+    auto s = open(*a, bad);
+    EXPECT_FALSE(s->reader->Read(&n));
+    EXPECT_EQ(s->reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+
+  auto s2 = open(*a, token1);
+  std::vector<std::string> got;
+  ASSERT_TRUE(s2->reader->Read(&n));
+  got.push_back(n.nudge_id());
+  ASSERT_TRUE(s2->reader->Read(&n));
+  got.push_back(n.nudge_id());
+  EXPECT_EQ(got, (std::vector<std::string>{id2, id3}));
+  const std::string id4 = schedule(absl::Seconds(2));
+  ASSERT_TRUE(s2->reader->Read(&n));
+  EXPECT_EQ(n.nudge_id(), id4);  // live after the replay, no repeat of id1..id3
+  const std::string token4 = n.resume_token();
+  s2->ctx.TryCancel();
+  s2->reader->Finish();
+
+  // The replica restarts; a nudge is published meanwhile; the client resumes on the new process.
+  ASSERT_TRUE(a->Terminate().ok());
+  const std::string id5 = schedule(absl::Seconds(1));
+  absl::SleepFor(absl::Seconds(3));
+  a = std::make_unique<ServiceProcess>("legwise-reminder", api_args);
+  ASSERT_TRUE(a->Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(a->channel().get(), "", true, kWait).ok());
+  auto s3 = open(*a, token4);
+  ASSERT_TRUE(s3->reader->Read(&n));
+  EXPECT_EQ(n.nudge_id(), id5);
+  const std::string id6 = schedule(absl::Seconds(2));
+  ASSERT_TRUE(s3->reader->Read(&n));
+  EXPECT_EQ(n.nudge_id(), id6);
+  s3->ctx.TryCancel();
+  s3->reader->Finish();
+}
+
+// `legwisectl stream` follows her nudges through a restart of the replica it talks to (it
+// reconnects with the last resume_token: the nudge published while the replica was down is shown,
+// none twice), and Ctrl-C ends it with exit status 0 and nothing on stderr or stdout.
+TEST(ReminderIntegration, LegwisectlStreamReconnectsAndCtrlCExitsQuietly) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  ServiceProcess a("legwise-reminder", {"--redis_addr=" + redis.address(),
+                                        "--content_addr=127.0.0.1:1", "--dispatcher=false"});
+  ServiceProcess b("legwise-reminder",
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  ASSERT_TRUE(testing::WaitForHealth(a.channel().get(), "", true, kWait).ok());
+  {
+    auto stub = Stub(a);
+    v1::CreateReminderPlanRequest req;
+    *req.mutable_plan() = AlwaysAwakePlan("ctl-user");
+    v1::CreateReminderPlanResponse resp;
+    grpc::ClientContext c;
+    Deadline(&c);
+    ASSERT_TRUE(stub->CreateReminderPlan(&c, req, &resp).ok());
+  }
+  RedisReminderStore store(Client(redis));
+  int slot = 950;
+  auto schedule = [&](absl::Duration in) {
+    const absl::Time due = absl::Now() + in;
+    const std::string id =
+        MakeNudgeId("ctl-user", NudgeKind::kHydration,
+                    absl::CivilDay(absl::ToCivilDay(due, absl::UTCTimeZone())), slot++);
+    EXPECT_TRUE(store
+                    .Schedule("ctl-user", {DueNudge("ctl-user", id, due)}, absl::Now(), false,
+                              absl::InfinitePast())
+                    .ok());
+    return id;
+  };
+  const std::string out_path = absl::StrCat(::testing::TempDir(), "/legwisectl-stream-",
+                                            absl::ToUnixNanos(absl::Now()), ".out");
+  testing::Subprocess ctl;
+  ASSERT_TRUE(ctl.Start({absl::StrCat(testing::BinDir(), "/legwisectl"),
+                         "--reminder_addr=" + a.address(), "stream", "--user", "ctl-user"},
+                        {}, out_path)
+                  .ok());
+  auto output = [&] {
+    std::ifstream in(out_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  auto count = [](const std::string& text, const std::string& word) {
+    int n = 0;
+    for (size_t pos = text.find(word); pos != std::string::npos; pos = text.find(word, pos + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  auto wait_for = [&](const std::string& id) {
+    for (int i = 0; i < 200 && count(output(), id) == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+    return count(output(), id);
+  };
+  absl::SleepFor(absl::Seconds(1));
+  const std::string id1 = schedule(absl::Seconds(2));
+  ASSERT_EQ(wait_for(id1), 1) << output();
+
+  ASSERT_TRUE(a.Terminate().ok());
+  const std::string id2 = schedule(absl::Seconds(1));
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_TRUE(a.Start().ok());
+  EXPECT_EQ(wait_for(id2), 1) << output();
+  const std::string id3 = schedule(absl::Seconds(2));
+  EXPECT_EQ(wait_for(id3), 1) << output();
+  EXPECT_EQ(count(output(), id1), 1);
+  EXPECT_EQ(count(output(), id2), 1);
+
+  const std::string before = output();
+  ctl.Signal(SIGINT);
+  absl::StatusOr<int> status = ctl.Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  EXPECT_EQ(output(), before);  // nothing printed on the way out
 }
 
 TEST(ReminderIntegration, ThreeReplicasOneKilledEveryOccurrenceExactlyOnce) {

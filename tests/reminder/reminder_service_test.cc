@@ -330,7 +330,7 @@ TEST_F(ServiceTest, RefillSchedulesAStoredButUnscheduledPlanAndForgetsUsersWitho
   // entry exist. And a refill entry of someone with no plan at all.
   v1::ReminderPlan plan = Plan("hana");
   plan.set_etag("e");
-  ASSERT_TRUE(store_.CreatePlan(plan, "").ok());
+  ASSERT_TRUE(store_.CreatePlan(plan, "", "").ok());
   ASSERT_TRUE(store_.Schedule("hana", {}, now_, false, now_ + absl::Seconds(5)).ok());
   ASSERT_TRUE(store_.Schedule("ghost", {}, now_, false, now_ + absl::Seconds(5)).ok());
   EXPECT_EQ(store_.Backlog()->first, 0);

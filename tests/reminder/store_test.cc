@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "legwise/reminder/v1/reminder.pb.h"
@@ -197,9 +198,12 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   v1::ReminderPlan plan;
   plan.set_user_id("u1");
   plan.set_etag("e1");
-  ASSERT_TRUE(store_->CreatePlan(plan, "r1").ok());
-  EXPECT_EQ(store_->CreatePlan(plan, "r1")->etag(), "e1");  // idempotent retry
-  EXPECT_EQ(store_->CreatePlan(plan, "r2").status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->CreatePlan(plan, "r1", "h1").ok());
+  EXPECT_EQ(store_->CreatePlan(plan, "r1", "h1")->etag(), "e1");  // idempotent retry
+  // The same request id with another request (AIP-155).
+  EXPECT_EQ(store_->CreatePlan(plan, "r1", "h2").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreatePlan(plan, "r2", "h1").status().code(), absl::StatusCode::kAlreadyExists);
   plan.set_etag("e2");
   EXPECT_EQ(store_->ReplacePlan(plan, "wrong").code(), absl::StatusCode::kAborted);
   EXPECT_TRUE(store_->ReplacePlan(plan, "e1").ok());
@@ -210,11 +214,47 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   EXPECT_EQ(store_->DeletePlan("u1").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->Backlog()->first, 0);  // her pending occurrences went with the plan
 
-  auto w1 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 500);
-  auto w2 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 250);
+  auto w1 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 500, 10000);
+  auto w2 = store_->AddWater("u2", absl::CivilDay(2026, 3, 8), 250, 10000);
   ASSERT_TRUE(w2.ok());
-  EXPECT_EQ(*w1, 500);
-  EXPECT_EQ(*w2, 750);
+  EXPECT_EQ(w1->total_ml, 500);
+  EXPECT_EQ(w2->total_ml, 750);
+  EXPECT_FALSE(w2->refused);
+}
+
+// Her state is bounded whatever she sends: acknowledgements and snoozes older than the window are
+// forgotten on the next write, and the water total stops at its cap (64-bit, no wrap).
+TEST_P(StoreTest, PerUserStateStaysBounded) {
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < 300; ++i) {
+    const absl::Time due = now - absl::Hours(300) + absl::Hours(i);
+    ASSERT_TRUE(store_->Acknowledge("u3", absl::StrCat("a", i), due, due - absl::Hours(48)).ok());
+    ScheduledNudge sn{absl::StrCat("s", i), due, absl::StrCat("payload", i)};
+    ASSERT_TRUE(store_->AddSnooze("u3", sn, due - absl::Hours(48)).ok());
+  }
+  auto state = store_->GetUserState("u3");
+  ASSERT_TRUE(state.ok());
+  // Only the last 48 hours' (49 entries: both ends inclusive) remain of 300.
+  EXPECT_EQ(state->acknowledged.size(), 49u);
+  EXPECT_EQ(state->snoozes.size(), 49u);
+  EXPECT_EQ(state->acknowledged.back(), "a299");
+
+  const absl::CivilDay day(2026, 3, 9);
+  int64_t total = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto w = store_->AddWater("u3", day, 2000, 10000);
+    ASSERT_TRUE(w.ok());
+    if (!w->refused) total = w->total_ml;
+    EXPECT_EQ(w->refused, i >= 5) << i;
+    EXPECT_EQ(w->total_ml, 10000 * (i >= 4) + 2000 * (i + 1) * (i < 4));
+  }
+  EXPECT_EQ(total, 10000);
+  // A cap above 2^31: no int32 wrap.
+  const absl::CivilDay big(2026, 3, 10);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->AddWater("u3", big, 2000000000, int64_t{1} << 40).ok());
+  }
+  EXPECT_EQ(store_->AddWater("u3", big, 1, int64_t{1} << 40)->total_ml, 6000000001LL);
 }
 
 TEST_P(StoreTest, RefillIsLeasedToOneCaller) {
@@ -226,6 +266,85 @@ TEST_P(StoreTest, RefillIsLeasedToOneCaller) {
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0], UserKey("u1"));
   EXPECT_TRUE(store_->ClaimRefills(b, 10, absl::Minutes(1))->empty());
+}
+
+// The delivery feed: every published nudge has a feed id, in order; ReplayFeed returns hers after
+// one of them, and nobody else's.
+TEST_P(StoreTest, ReplayFeedReturnsHerNudgesAfterAFeedId) {
+  const absl::Time now = absl::Now();
+  std::vector<ScheduledNudge> mine, theirs;
+  for (int i = 0; i < 5; ++i) {
+    mine.push_back(Nudge(absl::StrCat("m", i), now - absl::Seconds(10 - i)));
+    theirs.push_back(Nudge(absl::StrCat("t", i), now - absl::Seconds(10 - i)));
+  }
+  ASSERT_TRUE(store_->Schedule("u1", mine, now - absl::Hours(1), false, absl::InfinitePast()).ok());
+  ASSERT_TRUE(
+      store_->Schedule("u2", theirs, now - absl::Hours(1), false, absl::InfinitePast()).ok());
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_->ReadOutbox(&cursors, 100, absl::ZeroDuration()).ok());
+  for (int b = 0; b < store_->num_buckets(); ++b) {
+    auto c = store_->Claim(b, 100, "tok", absl::Minutes(1), absl::Minutes(30));
+    ASSERT_TRUE(c.ok());
+    std::vector<PublishItem> items;
+    for (const ClaimedNudge& cn : c->claimed) {
+      const size_t colon = cn.member.find(':');
+      items.push_back(
+          {cn.member, cn.member.substr(colon + 1), cn.member.substr(0, colon), cn.payload});
+    }
+    ASSERT_TRUE(store_->Publish(b, "tok", items).ok());
+  }
+  auto out = store_->ReadOutbox(&cursors, 100, absl::ZeroDuration());
+  ASSERT_TRUE(out.ok());
+  std::vector<OutboxEntry> her;
+  for (const OutboxEntry& e : *out) {
+    EXPECT_FALSE(e.feed_id.empty());
+    if (e.user_key == UserKey("u1")) her.push_back(e);
+  }
+  ASSERT_EQ(her.size(), 5u);
+  for (size_t i = 1; i < her.size(); ++i)
+    EXPECT_TRUE(FeedIdLess(her[i - 1].feed_id, her[i].feed_id));
+  auto replay = store_->ReplayFeed(UserKey("u1"), her[1].feed_id, 100);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  ASSERT_EQ(replay->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*replay)[i].feed_id, her[i + 2].feed_id);
+    EXPECT_EQ((*replay)[i].nudge_id, her[i + 2].nudge_id);
+    EXPECT_EQ((*replay)[i].user_key, UserKey("u1"));
+  }
+  EXPECT_EQ(store_->ReplayFeed(UserKey("u1"), her[4].feed_id, 100)->size(), 0u);
+  EXPECT_EQ(store_->ReplayFeed(UserKey("u1"), "0-0", 2)->size(), 2u);
+}
+
+TEST(FeedIdTest, OrdersAsNumbers) {
+  EXPECT_TRUE(FeedIdLess("9-0", "10-0"));
+  EXPECT_TRUE(FeedIdLess("10-9", "10-10"));
+  EXPECT_FALSE(FeedIdLess("10-10", "10-10"));
+  EXPECT_TRUE(FeedIdLess("garbage", "0-1"));
+  EXPECT_FALSE(FeedIdLess("0-1", "garbage"));
+}
+
+// Upgrade in place: state written by the earlier layout (an unbounded ack set, a snooze hash) is
+// still read by this one.
+TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisOptions o;
+  o.address = redis.address();
+  auto client = std::make_shared<RedisClient>(o);
+  const std::string up = "rm:{u" + UserKey("old-user") + "}:";
+  ASSERT_TRUE(client->Command({"SADD", up + "ack", "hyd-20260308-1-0123456789abcdef"}).ok());
+  ASSERT_TRUE(client->Command({"HSET", up + "snooze", "snz-1-2-3", "payload"}).ok());
+  ASSERT_TRUE(client->Command({"SADD", up + "cancel", "hyd-20260308-2-0123456789abcdef"}).ok());
+  RedisReminderStore store(client);
+  ASSERT_TRUE(
+      store.Acknowledge("old-user", "new-ack", absl::Now(), absl::Now() - absl::Hours(48)).ok());
+  auto state = store.GetUserState("old-user");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->acknowledged.size(), 2u);
+  ASSERT_EQ(state->snoozes.size(), 1u);
+  EXPECT_EQ(state->snoozes[0], "payload");
+  ASSERT_EQ(state->cancelled.size(), 1u);
+  EXPECT_EQ(state->cancelled[0], "hyd-20260308-2-0123456789abcdef");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));

@@ -1,10 +1,14 @@
 // legwisectl: a command-line client for every legwise RPC. Readable output by default, --json for
 // scripts. Run `legwisectl help` for the commands.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -24,6 +28,7 @@
 #include "legwise/triage/v1/triage.grpc.pb.h"
 #include "services/common/security.h"
 #include "services/common/validation.h"
+#include "services/reminder/planner/nudge_kinds.h"
 
 namespace legwise::cli {
 namespace {
@@ -62,7 +67,7 @@ commands:
          [--shift DAYS@HH:MM-HH:MM[:standing]]...   e.g. --shift mon,tue,fri@17:00-23:30:standing
   plan get|delete --user U
   nudges --user U [--hours H]          upcoming nudges
-  stream --user U                      due nudges, live (Ctrl-C to stop)
+  stream --user U                      due nudges, live; reconnects without gaps (Ctrl-C to stop)
   ack --user U --nudge ID
   snooze --user U --nudge ID --minutes M
   water --user U --ml ML
@@ -271,11 +276,16 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+// A nudge kind's name from the kind table ("hydration"), or its number when unknown.
+std::string KindName(int k) {
+  if (!legwise::reminder::IsNudgeKind(k)) return absl::StrCat(k);
+  return legwise::reminder::KindInfo(static_cast<legwise::reminder::NudgeKind>(k)).name;
+}
+
 void PrintNudge(const reminder::Nudge& n) {
-  std::cout << n.local_time() << "  "
-            << EnumShort(reminder::NudgeKind_descriptor(), n.kind(), "NUDGE_KIND_") << "  "
-            << n.title() << (n.acknowledged() ? "  (done)" : "") << "\n    " << n.body()
-            << "\n    id " << n.nudge_id() << "\n";
+  std::cout << n.local_time() << "  " << KindName(n.kind()) << "  " << n.title()
+            << (n.acknowledged() ? "  (done)" : "") << "\n    " << n.body() << "\n    id "
+            << n.nudge_id() << "\n";
 }
 
 void PrintPlan(const reminder::ReminderPlan& p) {
@@ -283,8 +293,7 @@ void PrintPlan(const reminder::ReminderPlan& p) {
     return absl::StrFormat("%02d:%02d", t.hours(), t.minutes());
   };
   std::vector<std::string> kinds;
-  for (int k : p.kinds())
-    kinds.push_back(EnumShort(reminder::NudgeKind_descriptor(), k, "NUDGE_KIND_"));
+  for (int k : p.kinds()) kinds.push_back(KindName(k));
   std::cout << "plan for " << p.user_id() << " (" << p.time_zone() << ", " << p.locale() << ")\n"
             << "  awake " << hm(p.wake_time()) << " - " << hm(p.sleep_time())
             << " (quiet hours outside)\n"
@@ -620,12 +629,13 @@ reminder::ReminderPlan PlanFromArgs(const Context& ctx) {
   if (ctx.args.Has("wake")) *p.mutable_wake_time() = ParseHm(ctx.args.Get("wake"), "wake");
   if (ctx.args.Has("sleep")) *p.mutable_sleep_time() = ParseHm(ctx.args.Get("sleep"), "sleep");
   for (absl::string_view k : absl::StrSplit(ctx.args.Get("kinds"), ',', absl::SkipEmpty())) {
-    reminder::NudgeKind kind;
-    if (!ParseEnum(reminder::NudgeKind_descriptor(), "NUDGE_KIND_", std::string(k), &kind)) {
-      throw UsageError(absl::StrCat("unknown nudge kind '", k,
-                                    "': hydration, stretching, movement_break, bedtime_stretch"));
+    const legwise::reminder::NudgeKindInfo* info = legwise::reminder::KindByName(k);
+    if (info == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& row : legwise::reminder::kNudgeKinds) names.push_back(row.name);
+      throw UsageError(absl::StrCat("unknown nudge kind '", k, "': ", absl::StrJoin(names, ", ")));
     }
-    p.add_kinds(kind);
+    p.add_kinds(static_cast<reminder::NudgeKind>(static_cast<int>(info->kind)));
   }
   std::string error;
   int n;
@@ -738,25 +748,66 @@ int Nudges(const Context& ctx) {
   return 0;
 }
 
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+// Follows her nudges until Ctrl-C (exit 0, nothing printed). When the stream ends for any reason
+// but a refusal (the server's max_connection_age, a restart, a network change), it reconnects
+// with the resume_token of the last nudge shown, so nothing is missed or shown twice.
 int Stream(const Context& ctx) {
   reminder::StreamNudgesRequest req;
   req.set_user_id(ctx.args.Get("user"));
   auto stub = reminder::ReminderService::NewStub(ChannelFor(ctx, "reminder"));
-  auto c = NewContext(ctx);
-  c->set_deadline(std::chrono::system_clock::time_point::max());  // live until Ctrl-C
-  auto reader = stub->StreamNudges(c.get(), req);
-  reminder::Nudge n;
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
   std::cout << "waiting for nudges for " << req.user_id() << " (Ctrl-C to stop)\n" << std::flush;
-  while (reader->Read(&n)) {
-    if (ctx.json) {
-      PrintJson(n);
-    } else {
-      PrintNudge(n);
+  absl::Duration backoff = absl::Milliseconds(250);
+  while (!g_interrupted.load()) {
+    auto c = NewContext(ctx);
+    c->set_deadline(std::chrono::system_clock::time_point::max());  // live until Ctrl-C
+    grpc::ClientContext* raw = c.get();
+    std::atomic<bool> done{false};
+    // Signal handlers may not touch gRPC: this thread turns the flag into a cancel.
+    std::thread watcher([&] {
+      while (!done.load() && !g_interrupted.load()) absl::SleepFor(absl::Milliseconds(50));
+      if (g_interrupted.load()) raw->TryCancel();
+    });
+    auto reader = stub->StreamNudges(c.get(), req);
+    reminder::Nudge n;
+    bool got_any = false;
+    while (reader->Read(&n)) {
+      got_any = true;
+      if (!n.resume_token().empty()) req.set_resume_token(n.resume_token());
+      if (ctx.json) {
+        PrintJson(n);
+      } else {
+        PrintNudge(n);
+      }
+      std::cout << std::flush;
     }
-    std::cout << std::flush;
+    grpc::Status s = reader->Finish();
+    done.store(true);
+    watcher.join();
+    if (g_interrupted.load()) return 0;
+    switch (s.error_code()) {
+      case grpc::StatusCode::OK:
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::CANCELLED:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+      case grpc::StatusCode::INTERNAL:
+      case grpc::StatusCode::UNKNOWN:
+        break;  // reconnect
+      default:
+        return PrintError(s);  // refused: bad user, bad token, not allowed, too many streams
+    }
+    if (got_any) backoff = absl::Milliseconds(250);
+    for (absl::Duration slept; slept < backoff && !g_interrupted.load();
+         slept += absl::Milliseconds(50)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(10));
   }
-  grpc::Status s = reader->Finish();
-  return s.ok() ? 0 : PrintError(s);
+  return 0;
 }
 
 int Ack(const Context& ctx) {

@@ -1,5 +1,5 @@
-// ListTopics page tokens (AIP-158): opaque to callers, checked on the way back in. A token is the
-// serialized internal PageToken plus a checksum, base64url-encoded; any edit makes it invalid.
+// ListTopics page tokens (AIP-158): the serialized internal PageToken, signed by the shared helper
+// (services/common/page_token.h, purpose "content.ListTopics"); any edit makes it invalid.
 #ifndef LEGWISE_SERVICES_CONTENT_CATALOG_PAGE_TOKEN_H_
 #define LEGWISE_SERVICES_CONTENT_CATALOG_PAGE_TOKEN_H_
 
@@ -10,9 +10,6 @@
 #include "services/content/catalog/catalog_index.pb.h"
 
 namespace legwise::content {
-
-// Longest token accepted; longer input is rejected before decoding.
-inline constexpr size_t kMaxPageTokenLength = 512;
 
 // Encodes a token.
 std::string EncodePageToken(const internal::PageToken& token);

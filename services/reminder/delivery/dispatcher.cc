@@ -71,9 +71,11 @@ absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket) {
     item.nudge_id = colon == std::string::npos ? c.member : c.member.substr(colon + 1);
     v1::Nudge nudge;
     if (nudge.ParseFromString(c.payload)) {
+      const int32_t target = TakePayloadWaterTarget(&nudge);
       const auto texts = texts_->Get(nudge.locale());
-      const NudgeText& t = texts->For(
-          static_cast<NudgeKind>(IsNudgeKind(nudge.kind()) ? static_cast<int>(nudge.kind()) : 1));
+      const NudgeText t = texts->Render(
+          static_cast<NudgeKind>(IsNudgeKind(nudge.kind()) ? static_cast<int>(nudge.kind()) : 1),
+          target > 0 ? target : rules_.default_water_target_ml);
       nudge.set_title(t.title);
       nudge.set_body(t.body);
       nudge.set_locale(texts->locale);

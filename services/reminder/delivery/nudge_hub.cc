@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 
 namespace legwise::reminder {
@@ -65,6 +67,30 @@ void NudgeHub::RenewListening(absl::Time now) {
   if (renew_all) next_renewal_ = now + kListenRefresh;
 }
 
+namespace {
+constexpr absl::string_view kResumePurpose = "reminder.StreamNudges.resume";
+}  // namespace
+
+std::string NudgeHub::ResumeToken(const std::string& user_key, const std::string& feed_id) const {
+  return tokens_->Sign(kResumePurpose, absl::StrCat(user_key, "|", feed_id));
+}
+
+absl::StatusOr<std::string> NudgeHub::ParseResumeToken(absl::string_view token,
+                                                       const std::string& user_id) const {
+  absl::StatusOr<std::string> payload = tokens_->Verify(kResumePurpose, token);
+  const std::string prefix = absl::StrCat(UserKey(user_id), "|");
+  if (!payload.ok() || !absl::StartsWith(*payload, prefix)) {
+    return absl::InvalidArgumentError("resume_token is not a token of one of her nudges");
+  }
+  return payload->substr(prefix.size());
+}
+
+bool NudgeHub::ToNudge(const OutboxEntry& e, legwise::reminder::v1::Nudge* out) const {
+  if (!out->ParseFromString(e.payload)) return false;
+  out->set_resume_token(ResumeToken(e.user_key, e.feed_id));
+  return true;
+}
+
 void NudgeHub::Loop() {
   std::vector<std::string> cursors;
   bool was_down = false;
@@ -85,8 +111,8 @@ void NudgeHub::Loop() {
       auto range = by_user_.equal_range(e.user_key);
       if (range.first == range.second) continue;
       legwise::reminder::v1::Nudge nudge;
-      if (!nudge.ParseFromString(e.payload)) continue;
-      for (auto it = range.first; it != range.second; ++it) it->second.second(nudge);
+      if (!ToNudge(e, &nudge)) continue;
+      for (auto it = range.first; it != range.second; ++it) it->second.second(nudge, e.feed_id);
     }
   }
 }

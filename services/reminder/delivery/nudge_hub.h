@@ -14,19 +14,25 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "legwise/reminder/v1/reminder.pb.h"
+#include "services/common/page_token.h"
 #include "services/reminder/store/reminder_store.h"
 
 namespace legwise::reminder {
 
 class NudgeHub {
  public:
-  // Called on the hub's thread; must not block.
-  using Sink = std::function<void(const legwise::reminder::v1::Nudge&)>;
+  // Called on the hub's thread; must not block. `feed_id` is where the nudge was published (the
+  // nudge's resume_token names it too).
+  using Sink = std::function<void(const legwise::reminder::v1::Nudge&, const std::string& feed_id)>;
 
-  explicit NudgeHub(ReminderStore* store) : store_(store) {}
+  // `tokens` signs resume tokens (null: the process's default signer).
+  explicit NudgeHub(ReminderStore* store, const PageTokenSigner* tokens = nullptr)
+      : store_(store), tokens_(tokens != nullptr ? tokens : &DefaultPageTokenSigner()) {}
   ~NudgeHub() { Stop(); }
   NudgeHub(const NudgeHub&) = delete;
   NudgeHub& operator=(const NudgeHub&) = delete;
@@ -45,12 +51,23 @@ class NudgeHub {
   void Unsubscribe(uint64_t handle);
   size_t subscribers();
 
+  // StreamNudges resume tokens: signed "<user key>|<feed id>", so a client cannot make one up or
+  // use another user's.
+  std::string ResumeToken(const std::string& user_key, const std::string& feed_id) const;
+  // The feed id of `token` when it is one of `user_id`'s; INVALID_ARGUMENT otherwise.
+  absl::StatusOr<std::string> ParseResumeToken(absl::string_view token,
+                                               const std::string& user_id) const;
+  // A feed entry as the nudge a client receives (texts included, resume_token set); false when
+  // its payload does not parse.
+  bool ToNudge(const OutboxEntry& e, legwise::reminder::v1::Nudge* out) const;
+
  private:
   void Loop();
   // Marks new subscribers as listening, and every subscriber when the marks are due a renewal.
   void RenewListening(absl::Time now);
 
   ReminderStore* store_;
+  const PageTokenSigner* tokens_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   absl::Mutex mu_;

@@ -8,7 +8,6 @@
 #include "grpcpp/client_context.h"
 #include "services/common/client_channel.h"
 #include "services/common/logging.h"
-#include "services/reminder/delivery/builtin_texts.h"
 
 namespace legwise::reminder {
 namespace {
@@ -20,37 +19,24 @@ std::shared_ptr<NudgeTextSet> MakeBuiltin(const char* lang) {
   auto set = std::make_shared<NudgeTextSet>();
   set->locale = lang;
   set->builtin = true;
-  for (int k = 1; k <= 4; ++k) {
-    for (const BuiltinText& t : kBuiltinTexts) {
-      if (absl::string_view(t.locale) == lang &&
-          absl::string_view(t.nudge_type) == NudgeTypeName(static_cast<NudgeKind>(k))) {
-        set->by_kind[k] = {t.title, t.body};
-      }
-    }
+  for (const NudgeKindInfo& info : kNudgeKinds) {
+    const FallbackText& t = FallbackFor(info.kind, lang);
+    set->by_kind[static_cast<int>(info.kind)] = {t.title, t.body};
   }
   return set;
 }
 }  // namespace
 
-const char* NudgeTypeName(NudgeKind kind) {
-  switch (kind) {
-    case NudgeKind::kHydration:
-      return "hydration";
-    case NudgeKind::kStretching:
-      return "stretching";
-    case NudgeKind::kMovementBreak:
-      return "movement_break";
-    case NudgeKind::kBedtimeStretch:
-      return "bedtime_stretch";
-  }
-  return "";
+NudgeText NudgeTextSet::Render(NudgeKind kind, int32_t daily_target_ml) const {
+  const NudgeText& t = For(kind);
+  return {FillTextTemplate(t.title, daily_target_ml, locale),
+          FillTextTemplate(t.body, daily_target_ml, locale)};
 }
 
 std::shared_ptr<const NudgeTextSet> BuiltinNudgeTexts(absl::string_view locale) {
   static const auto* en = new std::shared_ptr<const NudgeTextSet>(MakeBuiltin("en"));
   static const auto* es = new std::shared_ptr<const NudgeTextSet>(MakeBuiltin("es"));
-  const std::string lower = absl::AsciiStrToLower(locale);
-  return (lower == "es" || absl::StartsWith(lower, "es-")) ? *es : *en;
+  return FallbackLanguage(locale) == "es" ? *es : *en;
 }
 
 NudgeTextProvider::NudgeTextProvider(std::shared_ptr<grpc::Channel> content,
@@ -102,11 +88,9 @@ void NudgeTextProvider::Fetch(const std::string& locale) {
           set->builtin = false;
           set->locale = call->resp.locale().empty() ? locale : call->resp.locale();
           for (const auto& t : call->resp.nudge_texts()) {
-            for (int k = 1; k <= 4; ++k) {
-              if (t.nudge_type() == NudgeTypeName(static_cast<NudgeKind>(k)) &&
-                  !t.title().empty()) {
-                set->by_kind[k] = {t.title(), t.body()};
-              }
+            const NudgeKindInfo* info = KindByName(t.nudge_type());
+            if (info != nullptr && !t.title().empty()) {
+              set->by_kind[static_cast<int>(info->kind)] = {t.title(), t.body()};
             }
           }
         } else {

@@ -6,6 +6,7 @@
 #define LEGWISE_SERVICES_REMINDER_DELIVERY_NUDGE_TEXTS_H_
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,7 +16,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "legwise/content/v1/content.grpc.pb.h"
-#include "services/reminder/planner/plan.h"
+#include "services/reminder/planner/nudge_kinds.h"
 
 namespace legwise::reminder {
 
@@ -27,18 +28,18 @@ struct NudgeText {
 
 // Texts for every kind in one locale.
 struct NudgeTextSet {
-  std::string locale;                // the locale served (after content's fallback)
-  std::array<NudgeText, 5> by_kind;  // index = NudgeKind number; [0] unused
-  bool builtin = false;              // true when these are the built-in texts
+  std::string locale;  // the locale served (after content's fallback)
+  std::array<NudgeText, kNumNudgeKinds + 1> by_kind;  // index = NudgeKind number; [0] unused
+  bool builtin = false;                               // true when these are the built-in texts
 
+  // The text as stored (may hold `{daily_target}`).
   const NudgeText& For(NudgeKind kind) const { return by_kind[static_cast<int>(kind)]; }
+  // The text for her plan: `{daily_target}` becomes her daily water target in this locale.
+  NudgeText Render(NudgeKind kind, int32_t daily_target_ml) const;
 };
 
 // The built-in texts for `locale` ("es..." -> Spanish, anything else -> English).
 std::shared_ptr<const NudgeTextSet> BuiltinNudgeTexts(absl::string_view locale);
-
-// The content service's nudge_type string of a kind ("hydration", "movement_break", ...).
-const char* NudgeTypeName(NudgeKind kind);
 
 class NudgeTextProvider {
  public:

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace legwise::reminder {
 namespace v1 = ::legwise::reminder::v1;
@@ -23,7 +24,27 @@ v1::Nudge NudgeFromOccurrence(const Plan& plan, const Occurrence& o) {
 }
 
 ScheduledNudge ToScheduled(const Plan& plan, const Occurrence& o) {
-  return {o.nudge_id, o.due, NudgeFromOccurrence(plan, o).SerializeAsString()};
+  v1::Nudge n = NudgeFromOccurrence(plan, o);
+  if (plan.water_target_ml > 0) {
+    n.GetReflection()->MutableUnknownFields(&n)->AddVarint(
+        kPayloadWaterTargetField, static_cast<uint64_t>(plan.water_target_ml));
+  }
+  return {o.nudge_id, o.due, n.SerializeAsString()};
+}
+
+int32_t TakePayloadWaterTarget(v1::Nudge* n) {
+  int32_t target = 0;
+  const google::protobuf::UnknownFieldSet& unknown = n->GetReflection()->GetUnknownFields(*n);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = unknown.field(i);
+    if (f.number() == kPayloadWaterTargetField &&
+        f.type() == google::protobuf::UnknownField::TYPE_VARINT && f.varint() > 0 &&
+        f.varint() <= 1000000) {
+      target = static_cast<int32_t>(f.varint());
+    }
+  }
+  n->DiscardUnknownFields();
+  return target;
 }
 
 absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& rules,
@@ -54,7 +75,9 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
       const Occurrence o = MakeSnoozeOccurrence(plan, static_cast<NudgeKind>(kind), due, 0);
       const ScheduledNudge sn = ToScheduled(plan, o);
       if (o.nudge_id != n.nudge_id()) {
-        if (absl::Status s = store.AddSnooze(plan.user_id, sn); !s.ok()) return s;
+        if (absl::Status s = store.AddSnooze(plan.user_id, sn, from - absl::Hours(48)); !s.ok()) {
+          return s;
+        }
         moved.push_back(n.nudge_id());
       }
       nudges.push_back(sn);

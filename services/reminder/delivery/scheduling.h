@@ -16,8 +16,17 @@ namespace legwise::reminder {
 // The Nudge message of an occurrence, without texts (title/body are added when it is published).
 legwise::reminder::v1::Nudge NudgeFromOccurrence(const Plan& plan, const Occurrence& o);
 
-// The due-index entry of an occurrence.
+// The due-index entry of an occurrence. Its payload also carries her plan's daily water target (an
+// unknown field, number kPayloadWaterTargetField, that no client sees: TakePayloadWaterTarget
+// removes it before a nudge leaves the service), so the dispatcher renders her texts without
+// reading her plan.
 ScheduledNudge ToScheduled(const Plan& plan, const Occurrence& o);
+
+inline constexpr int kPayloadWaterTargetField = 1000;
+
+// The water target carried by a payload parsed into `n` (0 = none: the rules' default), and
+// removes every unknown field from `n`.
+int32_t TakePayloadWaterTarget(legwise::reminder::v1::Nudge* n);
 
 // Plans [from, from + horizon) and schedules it, leaving out nudges she acknowledged or that were
 // cancelled (e.g. hydration after the day's target). With `replace`, pending occurrences from

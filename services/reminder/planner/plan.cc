@@ -132,8 +132,10 @@ void ValidatePlan(const v1::ReminderPlan& plan, absl::string_view prefix, FieldV
   if (plan.kinds().empty()) {
     v->Add(p + ".kinds", "at least one nudge kind is required");
   }
-  if (plan.kinds_size() > 4) v->Add(p + ".kinds", "at most 4 kinds");
-  bool seen[5] = {false, false, false, false, false};
+  if (plan.kinds_size() > kNumNudgeKinds) {
+    v->Add(p + ".kinds", absl::StrCat("at most ", kNumNudgeKinds, " kinds"));
+  }
+  bool seen[kNumNudgeKinds + 1] = {};
   for (int i = 0; i < plan.kinds_size() && i < 16; ++i) {
     const int k = plan.kinds(i);
     const std::string path = absl::StrCat(p, ".kinds[", i, "]");

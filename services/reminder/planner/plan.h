@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/common/validation.h"
+#include "services/reminder/planner/nudge_kinds.h"
 
 namespace legwise::reminder {
 
@@ -25,19 +26,6 @@ inline constexpr int kMinWaterTargetMl = 500;
 inline constexpr int kMaxWaterTargetMl = 6000;
 inline constexpr int kMaxNudgesPerDayLimit = 48;
 inline constexpr int kMinutesPerDay = 24 * 60;
-
-// The kinds of nudge; the numbers equal the proto enum NudgeKind so conversion is a cast.
-enum class NudgeKind : int {
-  kHydration = 1,
-  kStretching = 2,
-  kMovementBreak = 3,
-  kBedtimeStretch = 4,
-};
-// True for the numbers of the kinds above (proto NUDGE_KIND_UNSPECIFIED and unknown values: false).
-inline constexpr bool IsNudgeKind(int k) {
-  return k >= static_cast<int>(NudgeKind::kHydration) &&
-         k <= static_cast<int>(NudgeKind::kBedtimeStretch);
-}
 
 // A work shift in local wall-clock minutes. end < start means it ends the next day.
 struct Shift {

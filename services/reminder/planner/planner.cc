@@ -15,31 +15,14 @@
 namespace legwise::reminder {
 namespace {
 
-constexpr int kNumKinds = 4;
-
-// Short kind codes used inside nudge ids.
-const char* KindCode(NudgeKind kind) {
-  switch (kind) {
-    case NudgeKind::kHydration:
-      return "hyd";
-    case NudgeKind::kStretching:
-      return "str";
-    case NudgeKind::kMovementBreak:
-      return "mov";
-    case NudgeKind::kBedtimeStretch:
-      return "bed";
-  }
-  return "unk";
-}
+// Short kind codes used inside nudge ids (the kind table's).
+const char* KindCode(NudgeKind kind) { return KindInfo(kind).code; }
 
 bool KindFromCode(absl::string_view code, NudgeKind* kind) {
-  for (int k = 1; k <= kNumKinds; ++k) {
-    if (code == KindCode(static_cast<NudgeKind>(k))) {
-      *kind = static_cast<NudgeKind>(k);
-      return true;
-    }
-  }
-  return false;
+  const NudgeKindInfo* info = KindByCode(code);
+  if (info == nullptr) return false;
+  *kind = info->kind;
+  return true;
 }
 
 uint64_t Mix64(uint64_t z) {
@@ -60,20 +43,8 @@ uint64_t SnoozeHash(absl::string_view user_id, NudgeKind kind, int64_t due_unix)
   return StableHash64(absl::StrCat(user_id, "|snooze|", static_cast<int>(kind), "|", due_unix));
 }
 
-// Cap priority: lower is kept first.
-int Priority(NudgeKind kind) {
-  switch (kind) {
-    case NudgeKind::kBedtimeStretch:
-      return 0;
-    case NudgeKind::kMovementBreak:
-      return 1;
-    case NudgeKind::kStretching:
-      return 2;
-    case NudgeKind::kHydration:
-      return 3;
-  }
-  return 4;
-}
+// Cap priority: lower is kept first (the kind table's).
+int Priority(NudgeKind kind) { return KindInfo(kind).cap_priority; }
 
 // A planned position before it becomes an instant.
 struct Candidate {
@@ -177,7 +148,7 @@ absl::StatusOr<NudgeRef> ParseNudgeId(absl::string_view user_id, absl::string_vi
   if (parts[0] == "snz") {
     int kind = 0;
     int64_t unix = 0;
-    if (!absl::SimpleAtoi(parts[1], &kind) || kind < 1 || kind > kNumKinds ||
+    if (!absl::SimpleAtoi(parts[1], &kind) || !IsNudgeKind(kind) ||
         !absl::SimpleAtoi(parts[2], &unix)) {
       return malformed;
     }

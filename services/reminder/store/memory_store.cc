@@ -21,16 +21,21 @@ MemoryReminderStore::MemoryReminderStore(int num_buckets, Clock clock)
     : num_buckets_(num_buckets), clock_(std::move(clock)), buckets_(num_buckets) {}
 
 absl::StatusOr<v1::ReminderPlan> MemoryReminderStore::CreatePlan(const v1::ReminderPlan& plan,
-                                                                 const std::string& request_id) {
+                                                                 const std::string& request_id,
+                                                                 const std::string& request_hash) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = users_.try_emplace(UserKey(plan.user_id()));
   if (!inserted && it->second.plan.user_id().empty()) inserted = true;  // state without a plan
   if (!inserted) {
-    if (!request_id.empty() && it->second.request_id == request_id) return it->second.plan;
+    if (!request_id.empty() && it->second.request_id == request_id) {
+      if (it->second.request_hash != request_hash) return RequestIdReused();
+      return it->second.plan;
+    }
     return absl::AlreadyExistsError("a reminder plan already exists for this user");
   }
   it->second.plan = plan;
   it->second.request_id = request_id;
+  it->second.request_hash = request_hash;
   return plan;
 }
 
@@ -127,8 +132,13 @@ absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
   UserData& u = users_[uk];
   Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
   int n = 0;
+  const int64_t now = NowMs();
+  const int64_t cutoff = now - absl::ToInt64Milliseconds(kCancelMemory);
+  for (auto c = u.cancel.begin(); c != u.cancel.end();) {
+    c = c->second < cutoff ? u.cancel.erase(c) : std::next(c);
+  }
   for (const std::string& id : nudge_ids) {
-    u.cancel.insert(id);
+    u.cancel[id] = now;
     const std::string m = MemberOf(uk, id);
     auto it = b.due_of.find(m);
     if (it != b.due_of.end()) {
@@ -142,10 +152,16 @@ absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
 }
 
 absl::Status MemoryReminderStore::Acknowledge(absl::string_view user_id,
-                                              const std::string& nudge_id) {
+                                              const std::string& nudge_id, absl::Time due,
+                                              absl::Time forget_before) {
   absl::MutexLock lock(&mu_);
   const std::string uk = UserKey(user_id);
-  users_[uk].ack.insert(nudge_id);
+  auto& acks = users_[uk].ack;
+  acks[nudge_id] = absl::ToUnixMillis(due);
+  const int64_t cutoff = absl::ToUnixMillis(forget_before);
+  for (auto a = acks.begin(); a != acks.end();) {
+    a = a->second < cutoff ? acks.erase(a) : std::next(a);
+  }
   Bucket& b = buckets_[UserBucket(uk, num_buckets_)];
   const std::string m = MemberOf(uk, nudge_id);
   auto it = b.due_of.find(m);
@@ -157,10 +173,15 @@ absl::Status MemoryReminderStore::Acknowledge(absl::string_view user_id,
   return absl::OkStatus();
 }
 
-absl::Status MemoryReminderStore::AddSnooze(absl::string_view user_id,
-                                            const ScheduledNudge& nudge) {
+absl::Status MemoryReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                                            absl::Time forget_before) {
   absl::MutexLock lock(&mu_);
-  users_[UserKey(user_id)].snoozes[nudge.nudge_id] = nudge.payload;
+  auto& snoozes = users_[UserKey(user_id)].snoozes;
+  snoozes[nudge.nudge_id] = {absl::ToUnixMillis(nudge.due), nudge.payload};
+  const int64_t cutoff = absl::ToUnixMillis(forget_before);
+  for (auto it = snoozes.begin(); it != snoozes.end();) {
+    it = it->second.first < cutoff ? snoozes.erase(it) : std::next(it);
+  }
   return absl::OkStatus();
 }
 
@@ -169,16 +190,21 @@ absl::StatusOr<UserNudgeState> MemoryReminderStore::GetUserState(absl::string_vi
   UserNudgeState s;
   auto it = users_.find(UserKey(user_id));
   if (it == users_.end()) return s;
-  s.acknowledged.assign(it->second.ack.begin(), it->second.ack.end());
-  s.cancelled.assign(it->second.cancel.begin(), it->second.cancel.end());
-  for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p);
+  for (const auto& [id, due] : it->second.ack) s.acknowledged.push_back(id);
+  for (const auto& [id, when] : it->second.cancel) s.cancelled.push_back(id);
+  for (const auto& [id, p] : it->second.snoozes) s.snoozes.push_back(p.second);
   return s;
 }
 
-absl::StatusOr<int32_t> MemoryReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
-                                                      int32_t amount_ml) {
+absl::StatusOr<ReminderStore::WaterAdd> MemoryReminderStore::AddWater(absl::string_view user_id,
+                                                                      absl::CivilDay day,
+                                                                      int32_t amount_ml,
+                                                                      int64_t max_total_ml) {
   absl::MutexLock lock(&mu_);
-  return users_[UserKey(user_id)].water[DayString(day)] += amount_ml;
+  int64_t& total = users_[UserKey(user_id)].water[DayString(day)];
+  if (total + amount_ml > max_total_ml) return WaterAdd{total, true};
+  total += amount_ml;
+  return WaterAdd{total, false};
 }
 
 absl::StatusOr<ClaimResult> MemoryReminderStore::Claim(int bucket, int max,
@@ -217,7 +243,8 @@ absl::StatusOr<int> MemoryReminderStore::Publish(int bucket, const std::string& 
   for (const PublishItem& it : items) {
     auto f = b.inflight.find(it.member);
     if (f == b.inflight.end() || f->second.first != token) continue;
-    outbox_.push_back({it.nudge_id, it.user_key, f->second.second, NowMs(), it.payload});
+    outbox_.push_back({absl::StrCat("0-", outbox_.size() + 1), it.nudge_id, it.user_key,
+                       f->second.second, NowMs(), it.payload});
     if (auto l = listening_.find(it.user_key); l != listening_.end() && l->second >= NowMs()) {
       live_.push_back(outbox_.back());
     }
@@ -284,6 +311,18 @@ absl::Status MemoryReminderStore::Listen(const std::vector<std::string>& user_ke
   const int64_t until = NowMs() + absl::ToInt64Milliseconds(ttl);
   for (const std::string& k : user_keys) listening_[k] = until;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReplayFeed(absl::string_view user_key,
+                                                                         const std::string& after,
+                                                                         int max) {
+  absl::MutexLock lock(&mu_);
+  std::vector<OutboxEntry> out;
+  for (const OutboxEntry& e : outbox_) {
+    if (static_cast<int>(out.size()) >= max) break;
+    if (e.user_key == user_key && FeedIdLess(after, e.feed_id)) out.push_back(e);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> MemoryReminderStore::ReadLive(

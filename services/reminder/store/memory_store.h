@@ -25,7 +25,8 @@ class MemoryReminderStore : public ReminderStore {
       int num_buckets = 4, Clock clock = [] { return absl::Now(); });
 
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
-      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) override;
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
+      const std::string& request_hash) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
       absl::string_view user_key) override;
@@ -36,11 +37,13 @@ class MemoryReminderStore : public ReminderStore {
                                absl::Time from, bool replace, absl::Time next_refill) override;
   absl::StatusOr<int> Cancel(absl::string_view user_id,
                              const std::vector<std::string>& nudge_ids) override;
-  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) override;
-  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) override;
+  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id, absl::Time due,
+                           absl::Time forget_before) override;
+  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                         absl::Time forget_before) override;
   absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) override;
-  absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
-                                   int32_t amount_ml) override;
+  absl::StatusOr<WaterAdd> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                    int32_t amount_ml, int64_t max_total_ml) override;
 
   int num_buckets() const override { return num_buckets_; }
   absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
@@ -54,6 +57,8 @@ class MemoryReminderStore : public ReminderStore {
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
                                                       absl::Duration block) override;
   absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReplayFeed(absl::string_view user_key,
+                                                      const std::string& after, int max) override;
   absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors, int max,
                                                     absl::Duration block) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
@@ -63,9 +68,11 @@ class MemoryReminderStore : public ReminderStore {
   struct UserData {
     legwise::reminder::v1::ReminderPlan plan;
     std::string request_id;
-    std::set<std::string> ack, cancel;
-    std::map<std::string, std::string> snoozes;
-    std::map<std::string, int32_t> water;  // day -> ml
+    std::string request_hash;
+    std::map<std::string, int64_t> ack;     // nudge id -> due ms
+    std::map<std::string, int64_t> cancel;  // nudge id -> when cancelled (ms)
+    std::map<std::string, std::pair<int64_t, std::string>> snoozes;  // id -> (due ms, payload)
+    std::map<std::string, int64_t> water;                            // day -> ml
   };
   struct Bucket {
     std::set<std::pair<int64_t, std::string>> due;                    // (due ms, member)

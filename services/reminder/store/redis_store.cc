@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/validation.h"
 #include "services/reminder/planner/planner.h"
 
 namespace legwise::reminder {
@@ -93,8 +94,8 @@ for i = 4, #ARGV, 4 do
   local m = ARGV[i]
   local d = dues[m]
   if d then
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
-               'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+    local oid = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[i + 1],
+                           'user', ARGV[i + 2], 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
     if listening then
       local u = ARGV[i + 2]
       if live_until[u] == nil then
@@ -102,7 +103,7 @@ for i = 4, #ARGV, 4 do
       end
       if live_until[u] >= now then
         redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[3], '*', 'nudge_id', ARGV[i + 1],
-                   'user', u, 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3])
+                   'user', u, 'due_ms', d, 'pub_ms', now_s, 'nudge', ARGV[i + 3], 'oid', oid)
       end
     end
     done[#done + 1] = m
@@ -228,16 +229,30 @@ for _, u in ipairs(users) do redis.call('ZADD', KEYS[1], lease_until, u) end
 return users
 )lua");
 
-// KEYS: plan. ARGV: data, etag, request id. Returns {0} created, {1, data} same request, {2}
-// exists.
+// KEYS: plan. ARGV: data, etag, request id, request hash. Returns {0} created, {1, data} same
+// request, {2} exists, {3} same request id with another request (AIP-155).
 constexpr char kCreatePlanScript[] = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local r = redis.call('HGET', KEYS[1], 'req')
-  if ARGV[3] ~= '' and r == ARGV[3] then return {1, redis.call('HGET', KEYS[1], 'data')} end
+  local r = redis.call('HMGET', KEYS[1], 'req', 'reqhash')
+  if ARGV[3] ~= '' and r[1] == ARGV[3] then
+    if r[2] and r[2] ~= ARGV[4] then return {3} end
+    return {1, redis.call('HGET', KEYS[1], 'data')}
+  end
   return {2}
 end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3])
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'reqhash', ARGV[4])
 return {0}
+)lua";
+
+// KEYS: the day's water total. ARGV: amount, max total, ttl seconds. Returns {1, total} added or
+// {0, total} refused (the total would pass the cap). Totals are Redis's 64-bit integers.
+constexpr char kAddWaterScript[] = R"lua(
+local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+if total + amount > tonumber(ARGV[2]) then return {0, total} end
+total = redis.call('INCRBY', KEYS[1], amount)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return {1, total}
 )lua";
 
 // KEYS: plan. ARGV: data, etag, expected etag. Returns 0 replaced, 1 none, 2 etag mismatch.
@@ -310,10 +325,11 @@ absl::Status RedisReminderStore::EnsureOutboxGroups() {
 }
 
 absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
-                                                                const std::string& request_id) {
+                                                                const std::string& request_id,
+                                                                const std::string& request_hash) {
   const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";
-  absl::StatusOr<RedisReply> r =
-      redis_->Eval(kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id});
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id, request_hash});
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
   if (r->elements.empty()) return absl::InternalError("unexpected create reply");
@@ -323,6 +339,8 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::Remind
     case 1:
       if (r->elements.size() < 2) return absl::InternalError("unexpected create reply");
       return ParsePlan(r->elements[1].str);
+    case 3:
+      return RequestIdReused();
     default:
       return absl::AlreadyExistsError("a reminder plan already exists for this user");
   }
@@ -360,7 +378,8 @@ absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
   absl::StatusOr<RedisReply> del =
-      redis_->Command({"DEL", up + "plan", up + "ack", up + "cancel", up + "snooze"});
+      redis_->Command({"DEL", up + "plan", up + "ack", up + "acks", up + "cancel", up + "cancels",
+                       up + "snooze", up + "snoozes"});
   if (!del.ok()) return del.status();
   if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
   const int b = UserBucket(uk, options_.num_buckets);
@@ -399,11 +418,19 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
   if (nudge_ids.empty()) return 0;
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
-  std::vector<std::string> sadd = {"SADD", up + "cancel"};
-  sadd.insert(sadd.end(), nudge_ids.begin(), nudge_ids.end());
+  const int64_t now = ToMs(absl::Now());
+  std::vector<std::string> zadd = {"ZADD", up + "cancels"};
+  for (const std::string& id : nudge_ids) {
+    zadd.push_back(absl::StrCat(now));
+    zadd.push_back(id);
+  }
   absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline({sadd, {"EXPIRE", up + "cancel", absl::StrCat(kUserStateTtlSec)}});
+      redis_->Pipeline({zadd,
+                        {"ZREMRANGEBYSCORE", up + "cancels", "-inf",
+                         absl::StrCat("(", now - absl::ToInt64Milliseconds(kCancelMemory))},
+                        {"EXPIRE", up + "cancels", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   std::vector<std::string> members;
   for (const std::string& id : nudge_ids) members.push_back(MemberOf(uk, id));
@@ -413,13 +440,16 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
   return static_cast<int>(AsInt(*r));
 }
 
-absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id,
-                                             const std::string& nudge_id) {
+absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const std::string& nudge_id,
+                                             absl::Time due, absl::Time forget_before) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"SADD", up + "ack", nudge_id}, {"EXPIRE", up + "ack", absl::StrCat(kUserStateTtlSec)}});
+      {{"ZADD", up + "acks", absl::StrCat(ToMs(due)), nudge_id},
+       {"ZREMRANGEBYSCORE", up + "acks", "-inf", absl::StrCat("(", ToMs(forget_before))},
+       {"EXPIRE", up + "acks", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   absl::StatusOr<RedisReply> r =
       redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, {MemberOf(uk, nudge_id)});
@@ -427,12 +457,16 @@ absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id,
   return ScriptError(*r);
 }
 
-absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) {
+absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                                           absl::Time forget_before) {
   const std::string up = UserPrefix(UserKey(user_id));
-  absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline({{"HSET", up + "snooze", nudge.nudge_id, nudge.payload},
-                        {"EXPIRE", up + "snooze", absl::StrCat(kUserStateTtlSec)}});
-  return rs.status();
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {{"ZADD", up + "snoozes", absl::StrCat(ToMs(nudge.due)), nudge.payload},
+       {"ZREMRANGEBYSCORE", up + "snoozes", "-inf", absl::StrCat("(", ToMs(forget_before))},
+       {"EXPIRE", up + "snoozes", absl::StrCat(kUserStateTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
@@ -450,14 +484,20 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
     absl::string_view user_id, bool with_plan) {
   const std::string up = UserPrefix(UserKey(user_id));
-  std::vector<std::vector<std::string>> cmds = {
-      {"SMEMBERS", up + "ack"}, {"SMEMBERS", up + "cancel"}, {"HVALS", up + "snooze"}};
+  // "ack" (a set) and "snooze" (a hash) are the layout before the bounded state: read while they
+  // last (they expire 15 days after their last write), never written.
+  std::vector<std::vector<std::string>> cmds = {{"ZRANGE", up + "acks", "0", "-1"},
+                                                {"ZRANGE", up + "cancels", "0", "-1"},
+                                                {"ZRANGE", up + "snoozes", "0", "-1"},
+                                                {"SMEMBERS", up + "ack"},
+                                                {"HVALS", up + "snooze"},
+                                                {"SMEMBERS", up + "cancel"}};
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   if (!rs.ok()) return rs.status();
   std::pair<v1::ReminderPlan, UserNudgeState> out;
   if (with_plan) {
-    const RedisReply& plan = (*rs)[3];
+    const RedisReply& plan = (*rs)[6];
     if (plan.is_error()) return absl::InternalError(plan.str);
     if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
     absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
@@ -468,17 +508,24 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   for (const RedisReply& e : (*rs)[0].elements) state.acknowledged.push_back(e.str);
   for (const RedisReply& e : (*rs)[1].elements) state.cancelled.push_back(e.str);
   for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : (*rs)[3].elements) state.acknowledged.push_back(e.str);
+  for (const RedisReply& e : (*rs)[4].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : (*rs)[5].elements) state.cancelled.push_back(e.str);
   return out;
 }
 
-absl::StatusOr<int32_t> RedisReminderStore::AddWater(absl::string_view user_id, absl::CivilDay day,
-                                                     int32_t amount_ml) {
+absl::StatusOr<ReminderStore::WaterAdd> RedisReminderStore::AddWater(absl::string_view user_id,
+                                                                     absl::CivilDay day,
+                                                                     int32_t amount_ml,
+                                                                     int64_t max_total_ml) {
   const std::string key = UserPrefix(UserKey(user_id)) + "water:" + DayString(day);
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"INCRBY", key, absl::StrCat(amount_ml)}, {"EXPIRE", key, absl::StrCat(kWaterTtlSec)}});
-  if (!rs.ok()) return rs.status();
-  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
-  return static_cast<int32_t>((*rs)[0].integer);
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kAddWaterScript, {key},
+      {absl::StrCat(amount_ml), absl::StrCat(max_total_ml), absl::StrCat(kWaterTtlSec)});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  if (r->elements.size() != 2) return absl::InternalError("redis script: unexpected reply");
+  return WaterAdd{AsInt(r->elements[1]), AsInt(r->elements[0]) == 0};
 }
 
 absl::StatusOr<ClaimResult> RedisReminderStore::Claim(int bucket, int max, const std::string& token,
@@ -588,6 +635,38 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadOutbox(
   return ReadStreams(&RedisReminderStore::OutboxKey, cursors, max, block);
 }
 
+absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReplayFeed(absl::string_view user_key,
+                                                                        const std::string& after,
+                                                                        int max) {
+  const std::string key = OutboxKey(UserBucket(user_key, options_.num_buckets));
+  std::vector<OutboxEntry> out;
+  std::string from = after;
+  // The bucket's feed holds every user of the bucket: read it in pages and keep hers. Bounded by
+  // the outbox's length (one reconnect reads at most that much once).
+  for (int page = 0; page < 1000 && static_cast<int>(out.size()) < max; ++page) {
+    absl::StatusOr<RedisReply> r =
+        redis_->Command({"XRANGE", key, absl::StrCat("(", from), "+", "COUNT", "1000"});
+    if (!r.ok()) return r.status();
+    if (r->is_error()) return absl::InternalError(r->str);
+    if (r->elements.empty()) break;
+    for (const RedisReply& entry : r->elements) {
+      if (entry.elements.size() != 2) continue;
+      from = entry.elements[0].str;
+      OutboxEntry e;
+      e.feed_id = from;
+      const auto& f = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].str == "user") e.user_key = f[i + 1].str;
+        if (f[i].str == "nudge_id") e.nudge_id = f[i + 1].str;
+        if (f[i].str == "nudge") e.payload = f[i + 1].str;
+      }
+      if (e.user_key == user_key && static_cast<int>(out.size()) < max) out.push_back(std::move(e));
+    }
+    if (r->elements.size() < 1000) break;
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadLive(
     std::vector<std::string>* cursors, int max, absl::Duration block) {
   return ReadStreams(&RedisReminderStore::LiveKey, cursors, max, block);
@@ -640,6 +719,7 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
       if (entry.elements.size() != 2) continue;
       (*cursors)[bucket] = entry.elements[0].str;
       OutboxEntry e;
+      e.feed_id = entry.elements[0].str;  // the outbox's own id; a live entry names it in "oid"
       const auto& f = entry.elements[1].elements;
       for (size_t i = 0; i + 1 < f.size(); i += 2) {
         const std::string& k = f[i].str;
@@ -654,6 +734,8 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
           absl::SimpleAtoi(v, &e.published_ms);
         } else if (k == "nudge") {
           e.payload = v;
+        } else if (k == "oid") {
+          e.feed_id = v;
         }
       }
       out.push_back(std::move(e));
@@ -679,6 +761,25 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::Backlog() {
 }
 
 // --- shared helpers -----------------------------------------------------------------------------
+
+bool FeedIdLess(absl::string_view a, absl::string_view b) {
+  auto parse = [](absl::string_view id, uint64_t* ms, uint64_t* seq) {
+    const size_t dash = id.find('-');
+    return dash != absl::string_view::npos && absl::SimpleAtoi(id.substr(0, dash), ms) &&
+           absl::SimpleAtoi(id.substr(dash + 1), seq);
+  };
+  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+  const bool aok = parse(a, &ams, &aseq);
+  const bool bok = parse(b, &bms, &bseq);
+  if (!aok || !bok) return !aok && bok;
+  return ams != bms ? ams < bms : aseq < bseq;
+}
+
+absl::Status RequestIdReused() {
+  FieldViolations v;
+  v.Add("request_id", "was already used with a different request");
+  return v.ToStatus("REQUEST_ID_REUSED");
+}
 
 std::string UserKey(absl::string_view user_id) {
   return absl::StrFormat("%016x", StableHash64(absl::StrCat("user|", user_id)));

@@ -2,10 +2,15 @@
 //
 //   per user (hash tag {u<user key>}, one slot):
 //     rm:{u<k>}:plan         hash: data (serialized ReminderPlan), etag, req (create request id)
-//     rm:{u<k>}:ack          set of acknowledged nudge ids (expires 15 days after the last write)
-//     rm:{u<k>}:cancel       set of cancelled nudge ids (idem)
-//     rm:{u<k>}:snooze       hash nudge id -> payload of a snooze (idem)
-//     rm:{u<k>}:water:<day>  the day's water total in ml (expires after 8 days)
+//     rm:{u<k>}:acks         zset acknowledged nudge id -> its due ms; acknowledgements older than
+//                            the acknowledgement window are dropped on every write (expires 15
+//                            days after the last write)
+//     rm:{u<k>}:cancels      zset cancelled nudge id -> when cancelled; older than kCancelMemory
+//                            dropped on every write (idem)
+//     rm:{u<k>}:snoozes      zset payload of a snooze -> its due ms; old ones dropped likewise
+//     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
+//     rm:{u<k>}:ack, :cancel, :snooze  the unbounded sets / hash of the earlier layout: read (and
+//                            deleted with the plan) until they expire, never written
 //   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
 //     rm:{b<b>}:due         zset member -> due unix ms             (the due index)
 //     rm:{b<b>}:pay         hash member -> payload
@@ -54,7 +59,8 @@ class RedisReminderStore : public ReminderStore {
   absl::Status EnsureOutboxGroups();
 
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
-      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) override;
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
+      const std::string& request_hash) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
       absl::string_view user_key) override;
@@ -65,13 +71,15 @@ class RedisReminderStore : public ReminderStore {
                                absl::Time from, bool replace, absl::Time next_refill) override;
   absl::StatusOr<int> Cancel(absl::string_view user_id,
                              const std::vector<std::string>& nudge_ids) override;
-  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) override;
-  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) override;
+  absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id, absl::Time due,
+                           absl::Time forget_before) override;
+  absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                         absl::Time forget_before) override;
   absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) override;
   absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> GetPlanAndState(
       absl::string_view user_id) override;
-  absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
-                                   int32_t amount_ml) override;
+  absl::StatusOr<WaterAdd> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                    int32_t amount_ml, int64_t max_total_ml) override;
 
   int num_buckets() const override { return options_.num_buckets; }
   absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
@@ -85,6 +93,8 @@ class RedisReminderStore : public ReminderStore {
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors, int max,
                                                       absl::Duration block) override;
   absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) override;
+  absl::StatusOr<std::vector<OutboxEntry>> ReplayFeed(absl::string_view user_key,
+                                                      const std::string& after, int max) override;
   absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors, int max,
                                                     absl::Duration block) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;

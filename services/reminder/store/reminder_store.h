@@ -30,6 +30,15 @@
 
 namespace legwise::reminder {
 
+// How long a cancellation is remembered (its occurrence is past long before).
+inline constexpr absl::Duration kCancelMemory = absl::Hours(72);
+
+// True when feed id `a` comes before `b` ("<ms>-<seq>", compared as numbers; malformed = first).
+bool FeedIdLess(absl::string_view a, absl::string_view b);
+
+// INVALID_ARGUMENT, reason REQUEST_ID_REUSED (AIP-155).
+absl::Status RequestIdReused();
+
 // 16 hex digits naming a user in storage keys (so raw ids never appear in key names or metrics).
 std::string UserKey(absl::string_view user_id);
 // The bucket of a user key, 0..num_buckets-1.
@@ -68,6 +77,9 @@ struct PublishItem {
 
 // One delivered nudge as read back from the outbox.
 struct OutboxEntry {
+  // Where it was published in its bucket's delivery feed: "<ms>-<seq>", ordered by FeedIdLess.
+  // The same on the live log as in the outbox, so StreamNudges can resume after it.
+  std::string feed_id;
   std::string nudge_id;
   std::string user_key;
   int64_t due_ms = 0;
@@ -89,9 +101,12 @@ class ReminderStore {
   virtual ~ReminderStore() = default;
 
   // Stores a new plan. When she already has one: the stored plan if it was created with the same
-  // non-empty request_id (an idempotent retry), else ALREADY_EXISTS.
+  // non-empty request_id and the same `request_hash` (an idempotent retry, AIP-155);
+  // INVALID_ARGUMENT (reason REQUEST_ID_REUSED) for the same request_id with another hash; else
+  // ALREADY_EXISTS. Plans stored before hashes were kept match any hash.
   virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
-      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id) = 0;
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
+      const std::string& request_hash) = 0;
   // NOT_FOUND when she has none.
   virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(
       absl::string_view user_id) = 0;
@@ -112,14 +127,21 @@ class ReminderStore {
   virtual absl::StatusOr<int> Schedule(absl::string_view user_id,
                                        const std::vector<ScheduledNudge>& nudges, absl::Time from,
                                        bool replace, absl::Time next_refill) = 0;
-  // Removes pending occurrences (by nudge id) and remembers them as cancelled. Returns how many
-  // were still pending.
+  // Removes pending occurrences (by nudge id) and remembers them as cancelled, for
+  // kCancelMemory: what is cancelled is due within a day of the call (the rest of a day's
+  // hydration, a moved snooze), so older records are forgotten in the same step and her set does
+  // not grow over the days. Returns how many were still pending.
   virtual absl::StatusOr<int> Cancel(absl::string_view user_id,
                                      const std::vector<std::string>& nudge_ids) = 0;
-  // Marks a nudge acknowledged and removes it from the due index if still pending.
-  virtual absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id) = 0;
-  // Records a snoozed one-off (also scheduled through Schedule by the caller).
-  virtual absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge) = 0;
+  // Marks a nudge (due at `due`) acknowledged and removes it from the due index if still pending.
+  // Acknowledgements of occurrences due before `forget_before` are forgotten in the same step, so
+  // her set holds only what lies inside the acknowledgement window.
+  virtual absl::Status Acknowledge(absl::string_view user_id, const std::string& nudge_id,
+                                   absl::Time due, absl::Time forget_before) = 0;
+  // Records a snoozed one-off (also scheduled through Schedule by the caller); snoozes due before
+  // `forget_before` are forgotten in the same step.
+  virtual absl::Status AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
+                                 absl::Time forget_before) = 0;
   // Acknowledged and cancelled ids, snoozes.
   virtual absl::StatusOr<UserNudgeState> GetUserState(absl::string_view user_id) = 0;
   // GetPlan and GetUserState together (one round trip where the store can: the listing path).
@@ -131,9 +153,14 @@ class ReminderStore {
     if (!state.ok()) return state.status();
     return std::make_pair(*std::move(plan), *std::move(state));
   }
-  // Adds water to a plan day's total and returns the new total.
-  virtual absl::StatusOr<int32_t> AddWater(absl::string_view user_id, absl::CivilDay day,
-                                           int32_t amount_ml) = 0;
+  // Adds water to a plan day's total (64 bits) unless the new total would pass `max_total_ml`;
+  // atomic. Returns the total after the call, and whether the amount was refused.
+  struct WaterAdd {
+    int64_t total_ml = 0;
+    bool refused = false;
+  };
+  virtual absl::StatusOr<WaterAdd> AddWater(absl::string_view user_id, absl::CivilDay day,
+                                            int32_t amount_ml, int64_t max_total_ml) = 0;
 
   // --- dispatcher ---
   virtual int num_buckets() const = 0;
@@ -162,6 +189,11 @@ class ReminderStore {
   // also appended to the live log, so replicas follow only nudges someone is waiting for, not the
   // whole outbox.
   virtual absl::Status Listen(const std::vector<std::string>& user_keys, absl::Duration ttl) = 0;
+  // What was published for a user (by user key) after feed id `after`, in feed order, at most
+  // `max` entries (the outbox keeps at least its retention: RedisStoreOptions::outbox_max_len).
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReplayFeed(absl::string_view user_key,
+                                                              const std::string& after,
+                                                              int max) = 0;
   // ReadOutbox over the live log.
   virtual absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors,
                                                             int max, absl::Duration block) = 0;

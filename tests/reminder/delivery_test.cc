@@ -1,0 +1,232 @@
+// Unit tests of delivery/: the payloads scheduling writes (with her water target, never shown to a
+// client), ScheduleHorizon leaving out what she acknowledged or what was cancelled, the dispatcher
+// publishing each occurrence once with texts rendered for her plan, the hub handing published
+// nudges to the right subscriber only, and the text provider's fallback to built-in texts. All on
+// the in-memory store with a fixed clock (the Redis store runs the same contract in
+// reminder_store_test).
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "services/reminder/delivery/dispatcher.h"
+#include "services/reminder/delivery/nudge_hub.h"
+#include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/delivery/scheduling.h"
+#include "services/reminder/planner/plan.h"
+#include "services/reminder/store/memory_store.h"
+
+namespace legwise::reminder {
+namespace {
+
+namespace v1 = ::legwise::reminder::v1;
+
+absl::Time Utc(int y, int mo, int d, int h, int mi) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone());
+}
+
+Plan MakePlan(const std::string& user, int32_t water_ml, const std::string& locale = "en") {
+  v1::ReminderPlan p;
+  p.set_user_id(user);
+  p.set_time_zone("Europe/London");
+  p.mutable_wake_time()->set_hours(7);
+  p.mutable_sleep_time()->set_hours(22);
+  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
+  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
+  p.set_daily_water_target_ml(water_ml);
+  p.set_locale(locale);
+  absl::StatusOr<Plan> plan = PlanFromProto(p);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return *plan;
+}
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  DeliveryTest() : store_(4, [this] { return now_; }), texts_(nullptr) {}
+
+  // Stores and schedules her plan for the next 48 hours.
+  void Schedule(const Plan& plan) {
+    v1::ReminderPlan proto;
+    proto.set_user_id(plan.user_id);
+    ASSERT_TRUE(store_.CreatePlan(proto, "", "").ok());
+    ASSERT_TRUE(ScheduleHorizon(store_, rules_, plan, now_, absl::Hours(48), false).ok());
+  }
+
+  // Runs every bucket until `until`, every 5 minutes.
+  void RunUntil(Dispatcher& d, absl::Time until) {
+    for (; now_ <= until; now_ += absl::Minutes(5)) {
+      for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+    }
+  }
+
+  std::vector<v1::Nudge> Outbox(std::vector<std::string>* cursors) {
+    std::vector<v1::Nudge> out;
+    auto entries = store_.ReadOutbox(cursors, 10000, absl::ZeroDuration());
+    EXPECT_TRUE(entries.ok());
+    for (const OutboxEntry& e : *entries) {
+      v1::Nudge n;
+      EXPECT_TRUE(n.ParseFromString(e.payload));
+      out.push_back(n);
+    }
+    return out;
+  }
+
+  absl::Time now_ = Utc(2026, 6, 10, 9, 0);  // 10:00 in London
+  ScheduleRules rules_;
+  MemoryReminderStore store_;
+  NudgeTextProvider texts_;
+};
+
+TEST_F(DeliveryTest, PayloadCarriesHerTargetButNoClientSeesIt) {
+  const Plan plan = MakePlan("ann", 1000);
+  const std::vector<Occurrence> occ = PlanOccurrences(plan, rules_, now_, now_ + absl::Hours(24));
+  ASSERT_FALSE(occ.empty());
+  const ScheduledNudge sn = ToScheduled(plan, occ[0]);
+  v1::Nudge n;
+  ASSERT_TRUE(n.ParseFromString(sn.payload));
+  EXPECT_EQ(TakePayloadWaterTarget(&n), 1000);
+  EXPECT_EQ(n.SerializeAsString(), NudgeFromOccurrence(plan, occ[0]).SerializeAsString());
+  // The default target (0 in the plan) adds nothing.
+  const ScheduledNudge plain = ToScheduled(MakePlan("ann", 0), occ[0]);
+  v1::Nudge m;
+  ASSERT_TRUE(m.ParseFromString(plain.payload));
+  EXPECT_EQ(TakePayloadWaterTarget(&m), 0);
+}
+
+TEST_F(DeliveryTest, EachOccurrenceIsPublishedOnceWithTextsForHerPlan) {
+  const Plan plan = MakePlan("ann", 1000);
+  Schedule(plan);
+  // Scheduling twice (a retried create) adds nothing.
+  ASSERT_EQ(*ScheduleHorizon(store_, rules_, plan, now_, absl::Hours(48), false), 0);
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  const absl::Time end = Utc(2026, 6, 10, 21, 30);
+  const std::vector<Occurrence> expected = PlanOccurrences(plan, rules_, now_, end);
+  RunUntil(d, end);
+  const std::vector<v1::Nudge> out = Outbox(&cursors);
+  std::multiset<std::string> ids;
+  for (const v1::Nudge& n : out) {
+    ids.insert(n.nudge_id());
+    EXPECT_FALSE(n.title().empty());
+    if (n.kind() == v1::NUDGE_KIND_HYDRATION) {
+      EXPECT_NE(n.body().find("1 litre"), std::string::npos) << n.body();
+      EXPECT_EQ(n.body().find("2.3"), std::string::npos) << n.body();
+    }
+    // Nothing internal leaks to clients.
+    EXPECT_EQ(n.GetReflection()->GetUnknownFields(n).field_count(), 0);
+  }
+  EXPECT_EQ(ids.size(), expected.size());
+  for (const Occurrence& o : expected) EXPECT_EQ(ids.count(o.nudge_id), 1u) << o.nudge_id;
+  EXPECT_EQ(d.published(), expected.size());
+  // Running again publishes nothing more.
+  for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_EQ(*d.DispatchBucket(b), 0);
+}
+
+TEST_F(DeliveryTest, AcknowledgedAndCancelledAreNotScheduled) {
+  const Plan plan = MakePlan("bea", 0);
+  const std::vector<Occurrence> occ = PlanOccurrences(plan, rules_, now_, now_ + absl::Hours(12));
+  ASSERT_GE(occ.size(), 3u);
+  ASSERT_TRUE(store_.Acknowledge("bea", occ[0].nudge_id, occ[0].due, now_ - absl::Hours(48)).ok());
+  ASSERT_TRUE(store_.Cancel("bea", {occ[1].nudge_id}).ok());
+  Schedule(plan);
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  RunUntil(d, occ[2].due + absl::Minutes(5));
+  std::set<std::string> ids;
+  for (const v1::Nudge& n : Outbox(&cursors)) ids.insert(n.nudge_id());
+  EXPECT_FALSE(ids.count(occ[0].nudge_id));
+  EXPECT_FALSE(ids.count(occ[1].nudge_id));
+  EXPECT_TRUE(ids.count(occ[2].nudge_id));
+}
+
+// Cancellations are remembered for kCancelMemory, then forgotten on the next write: her set does
+// not grow over the days however often she logs water.
+TEST_F(DeliveryTest, CancellationsAreForgottenAfterTheirMemory) {
+  for (int day = 0; day < 30; ++day) {
+    ASSERT_TRUE(
+        store_.Cancel("fia", {absl::StrCat("hyd-", day, "-a"), absl::StrCat("hyd-", day, "-b")})
+            .ok());
+    now_ += absl::Hours(24);
+  }
+  auto state = store_.GetUserState("fia");
+  ASSERT_TRUE(state.ok());
+  // Days 26..29 remain of 30: the last 72 hours, both ends included.
+  EXPECT_EQ(state->cancelled.size(), 8u);
+}
+
+TEST_F(DeliveryTest, MisfiredOccurrencesAreSkipped) {
+  Schedule(MakePlan("cat", 0));
+  now_ += absl::Hours(6);  // the replicas were down
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+  EXPECT_GT(d.skipped(), 0u);
+  // Only occurrences within the misfire threshold (30 min) came out.
+  for (const v1::Nudge& n : Outbox(&cursors)) {
+    EXPECT_GE(absl::FromUnixSeconds(n.due_time().seconds()), now_ - absl::Minutes(30));
+  }
+}
+
+TEST_F(DeliveryTest, HubHandsNudgesToTheirOwnerOnly) {
+  const Plan dee = MakePlan("dee", 0);
+  Schedule(dee);
+  Schedule(MakePlan("eve", 0));
+  // The listen marks run on the store's clock: stand just before her next nudge.
+  const absl::Time first = PlanOccurrences(dee, rules_, now_, now_ + absl::Hours(24))[0].due;
+  now_ = first - absl::Seconds(10);
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  NudgeHub hub(&store_);
+  absl::Mutex mu;
+  std::map<std::string, int> got;
+  const uint64_t h1 = hub.Subscribe("dee", [&](const v1::Nudge& n, const std::string& feed_id) {
+    EXPECT_FALSE(feed_id.empty());
+    EXPECT_FALSE(n.resume_token().empty());
+    absl::MutexLock l(&mu);
+    EXPECT_EQ(n.user_id(), "dee");
+    ++got["dee"];
+  });
+  hub.Start();
+  absl::SleepFor(absl::Milliseconds(400));  // the hub marks her as listening
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  now_ = first + absl::Seconds(1);
+  for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+  ASSERT_FALSE(Outbox(&cursors).empty());
+  for (int i = 0; i < 50; ++i) {
+    {
+      absl::MutexLock l(&mu);
+      if (got["dee"] > 0) break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  hub.Unsubscribe(h1);
+  hub.Stop();
+  EXPECT_EQ(hub.subscribers(), 0u);
+  absl::MutexLock l(&mu);
+  EXPECT_GT(got["dee"], 0);
+  EXPECT_EQ(got.count("eve"), 0u);
+}
+
+TEST(NudgeTextProviderTest, WithoutContentServesBuiltInTextsPerLanguage) {
+  NudgeTextProvider texts(nullptr);
+  const auto en = texts.Get("");
+  const auto es = texts.Get("es-419");
+  EXPECT_EQ(en->locale, "en");
+  EXPECT_EQ(es->locale, "es");
+  EXPECT_TRUE(en->builtin);
+  for (const NudgeKindInfo& k : kNudgeKinds) {
+    EXPECT_EQ(en->For(k.kind).title, FallbackFor(k.kind, "en").title);
+    EXPECT_EQ(es->For(k.kind).title, FallbackFor(k.kind, "es").title);
+  }
+  EXPECT_EQ(texts.Get("fr")->locale, "en");
+}
+
+}  // namespace
+}  // namespace legwise::reminder
