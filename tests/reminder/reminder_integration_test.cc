@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -227,8 +228,12 @@ TEST(ReminderIntegration, StreamNudgesReceivesDueNudgeFromAnyReplica) {
   grpc::ClientContext snc;
   Deadline(&snc);
   ASSERT_TRUE(stub->SnoozeNudge(&snc, sn, &snr).ok());
+  // Her always-awake plan's own occurrences may come due in that minute too: skip them.
   v1::Nudge snoozed;
-  ASSERT_TRUE(reader->Read(&snoozed));
+  do {
+    ASSERT_TRUE(reader->Read(&snoozed));
+  } while (snoozed.nudge_id() != snr.nudge().nudge_id() &&
+           !absl::StartsWith(snoozed.nudge_id(), "snz-"));
   EXPECT_EQ(snoozed.nudge_id(), snr.nudge().nudge_id());
   sctx.TryCancel();
 }
