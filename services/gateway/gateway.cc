@@ -74,10 +74,11 @@ grpc::Status Backends::Call(grpc::ClientContext* context, const std::string& grp
   if (method == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend");
   // The same blocking unary call generated stubs make, on the message base class: no extra
   // thread hop and no copy through a ByteBuffer.
+  const absl::Time started = absl::Now();
   grpc::Status result =
       grpc::internal::BlockingUnaryCall<google::protobuf::Message, google::protobuf::Message>(
           ChannelFor(service).get(), *method, context, request, response);
-  RecordDownstreamCall(service, result);
+  RecordDownstreamCall(service, result, started);
   return result;
 }
 
@@ -298,6 +299,7 @@ void Gateway::HandleStream(const Route& route, HttpRequest& request,
   }
   if (draining_.load()) context.TryCancel();
   auto stub = reminder::v1::ReminderService::NewStub(backends_->ChannelFor("legwise.reminder."));
+  const absl::Time started = absl::Now();
   std::unique_ptr<grpc::ClientReader<reminder::v1::Nudge>> reader =
       stub->StreamNudges(&context, req);
   std::vector<std::pair<std::string, std::string>> headers = base->headers;
@@ -338,7 +340,7 @@ void Gateway::HandleStream(const Route& route, HttpRequest& request,
     }
   }
   grpc::Status status = reader->Finish();
-  RecordDownstreamCall("legwise.reminder.v1.ReminderService", status);
+  RecordDownstreamCall("legwise.reminder.v1.ReminderService", status, started);
   stream_done.Notify();
   heartbeat.join();
   if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
