@@ -311,12 +311,16 @@ TEST_F(GatewayTest, CorsOnlyForAllowedOrigins) {
 TEST_F(GatewayTest, NudgeStreamIsServerSentEvents) {
   HttpClient http(gateway_->port());
   // Enough bytes for the retry line and one heartbeat comment.
-  HttpAnswer a = http.Call("GET", "/v1/users/ana/nudges:stream", "",
-                           {Bearer("ana"), "Last-Event-ID: 0-0"}, 3000,
+  HttpAnswer a = http.Call("GET", "/v1/users/ana/nudges:stream", "", {Bearer("ana")}, 3000,
                            /*max_bytes=*/strlen("retry: 2000\n\n: keep-alive\n\n"));
   EXPECT_EQ(a.status, 200) << a.error;
   EXPECT_TRUE(absl::StartsWith(a.Header("content-type"), "text/event-stream"));
   EXPECT_TRUE(absl::StartsWith(a.body, "retry: 2000\n\n: keep-alive\n\n")) << a.body;
+  // Last-Event-ID reaches the reminder service as the resume token, which checks it: a made-up
+  // one is INVALID_ARGUMENT, as an error event.
+  a = http.Call("GET", "/v1/users/ana/nudges:stream", "", {Bearer("ana"), "Last-Event-ID: 0-0"},
+                3000);
+  EXPECT_TRUE(absl::StrContains(a.body, "event: error\ndata: {\"code\":3")) << a.body;
   // Another user's stream: the reminder service refuses, and the refusal is an error event.
   a = http.Call("GET", "/v1/users/ana/nudges:stream", "", {Bearer("bea")}, 3000);
   EXPECT_TRUE(absl::StrContains(a.body, "event: error\ndata: {\"code\":7")) << a.body;
