@@ -86,9 +86,11 @@ inline std::string FhirBundle(const std::vector<std::string>& entries) {
 }
 
 // A patient-view request as in the CDS Hooks 2.0 specification's example.
-inline std::string CdsRequest(const std::string& prefetch_fields) {
+inline std::string CdsRequest(const std::string& prefetch_fields,
+                              const std::string& hook = "patient-view") {
   return absl::StrCat(R"({"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-    "fhirServer": "http://hooks.smarthealthit.org:9080", "hook": "patient-view",
+    "fhirServer": "http://hooks.smarthealthit.org:9080", "hook": ")",
+                      hook, R"(",
     "context": {"userId": "Practitioner/example", "patientId": "1288992", "encounterId": "89284"},
     "prefetch": {)",
                       prefetch_fields, "}}");

@@ -66,7 +66,7 @@ class CdsGatewayTest : public ::testing::Test {
   static std::string Token(const std::string& name) {
     return "Authorization: Bearer " + tokens_->fields().at(name).string_value();
   }
-  static std::string EmergencyRequest() {
+  static std::string EmergencyRequest(const std::string& hook = "patient-view") {
     using namespace testing;  // NOLINT
     return CdsRequest(
         absl::StrCat(R"("patient": )", FhirPatient("1995-05-01"), R"(, "observations": )",
@@ -75,7 +75,8 @@ class CdsGatewayTest : public ::testing::Test {
                      R"(, "conditions": )",
                      FhirBundle({FhirCondition("29857009", "Chest pain"),
                                  FhirCondition("449615005", "Swelling of lower leg", "32153003"),
-                                 FhirCondition("38341003", "Hypertensive disorder")})));
+                                 FhirCondition("38341003", "Hypertensive disorder")})),
+        hook);
   }
 
   static std::string* dir_;
@@ -99,6 +100,34 @@ TEST_F(CdsGatewayTest, Discovery) {
   ASSERT_GE(d.services_size(), 1);
   EXPECT_EQ(d.services(0).id(), "legwise-leg-symptoms");
   EXPECT_EQ(d.services(0).hook(), "patient-view");
+  ASSERT_EQ(d.services_size(), 2);
+  EXPECT_EQ(d.services(1).id(), "legwise-leg-symptoms-encounter");
+  EXPECT_EQ(d.services(1).hook(), "encounter-start");
+}
+
+// encounter-start has its own service (and so its own aud); it answers the same cards, and only
+// for its own hook.
+TEST_F(CdsGatewayTest, EncounterStartAnswersTheSameCardsOnItsOwnService) {
+  HttpClient http(gateway_->port());
+  const std::string path = "/cds-services/legwise-leg-symptoms-encounter";
+  HttpAnswer a = http.Call("POST", path, EmergencyRequest("encounter-start"),
+                           {"Content-Type: application/json", Token("encounter_ok")});
+  ASSERT_EQ(a.status, 200) << a.body;
+  gateway::cds::HookResponse r;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(a.body, &r).ok()) << a.body;
+  ASSERT_EQ(r.cards_size(), 1) << a.body;
+  EXPECT_EQ(r.cards(0).indicator(), "critical");
+  EXPECT_TRUE(absl::StrContains(r.cards(0).detail(), "`pe.chest_pain`")) << r.cards(0).detail();
+
+  // A patient-view request sent to the encounter-start service is refused, naming the field.
+  a = http.Call("POST", path, EmergencyRequest("patient-view"),
+                {"Content-Type: application/json", Token("encounter_other_hook")});
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_TRUE(absl::StrContains(a.body, "hook")) << a.body;
+  // A token for the patient-view service is not valid here (aud names the URL called).
+  a = http.Call("POST", path, EmergencyRequest("encounter-start"),
+                {"Content-Type: application/json", Token("patient_view_aud")});
+  EXPECT_EQ(a.status, 401) << a.body;
 }
 
 TEST_F(CdsGatewayTest, PatientViewAnswersACriticalCardNamingWhatIsMissing) {

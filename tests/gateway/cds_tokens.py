@@ -59,6 +59,10 @@ def main():
         "feedback_ok": None,  # filled below: aud is the feedback URL
     }
     tokens["feedback_ok"] = sign(claims(aud=aud + "/feedback"))
+    # The encounter-start service has its own URL, so its own aud.
+    tokens["encounter_ok"] = sign(claims(aud=aud + "-encounter"))
+    tokens["encounter_other_hook"] = sign(claims(aud=aud + "-encounter"))
+    tokens["patient_view_aud"] = sign(claims())  # the patient-view URL as aud
     with open(os.path.join(out, "tokens.json"), "w") as f:
         json.dump(tokens, f)
 

@@ -207,7 +207,7 @@ bool CdsService::Handle(HttpRequest& request, HttpWriter& writer, HttpResponse* 
       SetError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "use POST"), &r);
       r.status = 405;
     } else if (Admit(request, options_.public_base_url + path, &r)) {
-      Call(request, &r);
+      Call(request, path == service ? "patient-view" : "encounter-start", &r);
     }
   } else if (path == service + "/feedback" || path == service + "-encounter/feedback") {
     if (request.method() != "POST") {
@@ -223,7 +223,7 @@ bool CdsService::Handle(HttpRequest& request, HttpWriter& writer, HttpResponse* 
   return true;
 }
 
-void CdsService::Call(HttpRequest& request, HttpResponse* r) {
+void CdsService::Call(HttpRequest& request, absl::string_view expected_hook, HttpResponse* r) {
   std::string body;
   if (absl::Status s = request.ReadBody(&body); !s.ok()) {
     SetError(grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message())), r);
@@ -239,9 +239,9 @@ void CdsService::Call(HttpRequest& request, HttpResponse* r) {
              r);
     return;
   }
-  if (hook.hook() != "patient-view" && hook.hook() != "encounter-start") {
+  if (hook.hook() != expected_hook) {
     SetError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "hook: this service answers patient-view and encounter-start"),
+                          absl::StrCat("hook: this service answers ", expected_hook)),
              r);
     return;
   }

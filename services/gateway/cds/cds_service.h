@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "legwise/triage/v1/triage.pb.h"
 #include "services/gateway/cds/cds_auth.h"
 #include "services/gateway/cds/cds_hooks.pb.h"
@@ -48,7 +49,8 @@ class CdsService {
  private:
   // OK, or the refusal to send.
   bool Admit(HttpRequest& request, const std::string& audience, HttpResponse* response);
-  void Call(HttpRequest& request, HttpResponse* response);
+  // `hook`: the hook the called service is registered on (each service answers only its own).
+  void Call(HttpRequest& request, absl::string_view hook, HttpResponse* response);
   void Feedback(HttpRequest& request, HttpResponse* response);
 
   CdsOptions options_;
