@@ -22,8 +22,8 @@
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/devices/device_store.h"
-#include "services/reminder/push/endpoint.h"
 #include "services/reminder/planner/planner.h"
+#include "services/reminder/push/endpoint.h"
 #include "services/reminder/store/reminder_store.h"
 
 namespace legwise::reminder {

@@ -4,8 +4,8 @@
 #include <variant>
 
 #include "absl/random/random.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/validation.h"
 
 namespace legwise::reminder {

@@ -23,10 +23,10 @@ v1::Device Updated(const v1::Device& stored, const v1::Device& incoming) {
 }  // namespace
 
 absl::Status TooManyDevices(int max_devices) {
-  return WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
-                           "at most ", max_devices,
-                           " devices per user; unregister one before adding another")),
-                       "TOO_MANY_DEVICES");
+  return WithErrorInfo(
+      absl::FailedPreconditionError(absl::StrCat(
+          "at most ", max_devices, " devices per user; unregister one before adding another")),
+      "TOO_MANY_DEVICES");
 }
 
 void SortDevices(std::vector<v1::Device>* devices) {
@@ -39,8 +39,7 @@ void SortDevices(std::vector<v1::Device>* devices) {
 }
 
 absl::StatusOr<v1::Device> MemoryDeviceStore::Register(absl::string_view user_id,
-                                                       const v1::Device& device,
-                                                       int max_devices) {
+                                                       const v1::Device& device, int max_devices) {
   const std::string tk = TargetKeyOf(device);
   absl::MutexLock lock(&mu_);
   UserDevices& u = users_[UserKey(user_id)];
@@ -68,8 +67,7 @@ absl::StatusOr<std::vector<v1::Device>> MemoryDeviceStore::List(absl::string_vie
   return out;
 }
 
-absl::Status MemoryDeviceStore::Unregister(absl::string_view user_id,
-                                           absl::string_view device_id) {
+absl::Status MemoryDeviceStore::Unregister(absl::string_view user_id, absl::string_view device_id) {
   absl::MutexLock lock(&mu_);
   auto it = users_.find(UserKey(user_id));
   if (it == users_.end()) return absl::NotFoundError("no device with this device_id");

@@ -69,15 +69,14 @@ int64_t AsInt(const RedisReply& r) {
 }  // namespace
 
 absl::StatusOr<v1::Device> RedisDeviceStore::Register(absl::string_view user_id,
-                                                      const v1::Device& device,
-                                                      int max_devices) {
+                                                      const v1::Device& device, int max_devices) {
   const std::string p = Prefix(user_id);
   const std::vector<std::string> keys = {p + "devices", p + "targets"};
   const std::string tk = TargetKeyOf(device);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<RedisReply> r =
-        redis_->Eval(kRegisterScript, keys,
-                     {tk, device.device_id(), device.SerializeAsString(), absl::StrCat(max_devices)});
+    absl::StatusOr<RedisReply> r = redis_->Eval(
+        kRegisterScript, keys,
+        {tk, device.device_id(), device.SerializeAsString(), absl::StrCat(max_devices)});
     if (!r.ok()) return r.status();
     if (absl::Status s = ScriptError(*r); !s.ok()) return s;
     if (r->elements.empty()) return absl::InternalError("unexpected register reply");
@@ -121,20 +120,17 @@ absl::StatusOr<std::vector<v1::Device>> RedisDeviceStore::List(absl::string_view
   return out;
 }
 
-absl::Status RedisDeviceStore::Unregister(absl::string_view user_id,
-                                          absl::string_view device_id) {
+absl::Status RedisDeviceStore::Unregister(absl::string_view user_id, absl::string_view device_id) {
   const std::string p = Prefix(user_id);
-  absl::StatusOr<RedisReply> got =
-      redis_->Command({"HGET", p + "devices", std::string(device_id)});
+  absl::StatusOr<RedisReply> got = redis_->Command({"HGET", p + "devices", std::string(device_id)});
   if (!got.ok()) return got.status();
   if (got->is_nil()) return absl::NotFoundError("no device with this device_id");
   absl::StatusOr<v1::Device> d = Parse(got->str);
   if (!d.ok()) return d.status();
   // A device's target never changes (re-registering it keeps its TargetKey), so the key read here
   // is still the one to delete.
-  absl::StatusOr<RedisReply> r =
-      redis_->Eval(kUnregisterScript, {p + "devices", p + "targets"},
-                   {std::string(device_id), TargetKeyOf(*d)});
+  absl::StatusOr<RedisReply> r = redis_->Eval(kUnregisterScript, {p + "devices", p + "targets"},
+                                              {std::string(device_id), TargetKeyOf(*d)});
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
   if (AsInt(*r) == 0) return absl::NotFoundError("no device with this device_id");
