@@ -621,8 +621,12 @@ absl::Status ReminderServiceImpl::DoRegisterDevice(const v1::RegisterDeviceReque
   v1::Device device = req.device();
   device.set_device_id(NewDeviceId());
   const absl::Time now = planner_->Now();
-  device.mutable_create_time()->set_seconds(absl::ToUnixSeconds(now));
-  device.mutable_create_time()->set_nanos(0);
+  // Full precision: List answers oldest first, and devices registered within one second must keep
+  // their order.
+  const int64_t seconds = absl::ToUnixSeconds(now);
+  device.mutable_create_time()->set_seconds(seconds);
+  device.mutable_create_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(seconds))));
   absl::StatusOr<v1::Device> stored =
       options_.devices->Register(req.user_id(), device, push::kMaxDevicesPerUser);
   if (!stored.ok()) return stored.status();
@@ -655,9 +659,9 @@ absl::Status ReminderServiceImpl::DoUnregisterDevice(const v1::UnregisterDeviceR
   return options_.devices->Unregister(req.user_id(), req.device_id());
 }
 
-grpc::ServerUnaryReactor* ReminderServiceImpl::RegisterDevice(
-    grpc::CallbackServerContext* ctx, const v1::RegisterDeviceRequest* req,
-    v1::RegisterDeviceResponse* resp) {
+grpc::ServerUnaryReactor* ReminderServiceImpl::RegisterDevice(grpc::CallbackServerContext* ctx,
+                                                              const v1::RegisterDeviceRequest* req,
+                                                              v1::RegisterDeviceResponse* resp) {
   return Respond(ctx, req->user_id(), [this, req, resp] { return DoRegisterDevice(*req, resp); });
 }
 
