@@ -20,6 +20,7 @@
 #include "services/reminder/devices/device_proto.h"
 #include "services/reminder/reminder_service.h"
 #include "services/reminder/store/memory_store.h"
+#include "services/reminder/store/reminder_store.h"
 #include "tests/support/process.h"
 
 namespace legwise::reminder {
@@ -158,6 +159,39 @@ TYPED_TEST(DeviceStoreTest, UnregisterForgetsTheTarget) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->device_id(), fresh.device_id());
   EXPECT_NE(b->device_id(), a->device_id());
+}
+
+// The push sender reads the feed, whose entries carry UserKey(user_id): it lists and forgets by
+// that key, and forgetting twice (a retried outcome) is not an error.
+TYPED_TEST(DeviceStoreTest, TheSenderListsAndForgetsByUserKey) {
+  auto a = this->store_->Register("ana", Apns(1, 1000), 10);
+  auto b = this->store_->Register("ana", Web("https://push.example.com/b", 2000), 10);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(this->store_->Register("bea", Apns(2), 10).ok());
+  auto by_key = this->store_->ListForUserKey(UserKey("ana"));
+  ASSERT_TRUE(by_key.ok()) << by_key.status();
+  ASSERT_EQ(by_key->size(), 2u);
+  EXPECT_EQ((*by_key)[0].device_id(), a->device_id());
+  EXPECT_EQ((*by_key)[1].device_id(), b->device_id());
+  auto raw = this->store_->ListForUserKey("ana");  // the id itself is not a key
+  ASSERT_TRUE(raw.ok());
+  EXPECT_TRUE(raw->empty());
+
+  ASSERT_TRUE(this->store_->ForgetForUserKey(UserKey("ana"), a->device_id()).ok());
+  EXPECT_TRUE(this->store_->ForgetForUserKey(UserKey("ana"), a->device_id()).ok());
+  EXPECT_TRUE(this->store_->ForgetForUserKey(UserKey("nobody"), "d0").ok());
+  auto left = this->store_->List("ana");
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].device_id(), b->device_id());
+  // Forgotten means its target is free: registering it again is a new device.
+  const v1::Device fresh = Apns(1);
+  auto again = this->store_->Register("ana", fresh, 10);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->device_id(), fresh.device_id());
+  auto bea = this->store_->List("bea");
+  ASSERT_TRUE(bea.ok());
+  EXPECT_EQ(bea->size(), 1u);
 }
 
 TEST(DeviceRedisLayoutTest, KeysAreInTheUsersSlotAndHoldNoUserId) {

@@ -35,6 +35,16 @@ class DeviceStore {
       absl::string_view user_id) = 0;
   // Removes one; NOT_FOUND when she has none with that id.
   virtual absl::Status Unregister(absl::string_view user_id, absl::string_view device_id) = 0;
+
+  // For the push sender, which reads the delivery feed: its entries carry the user key
+  // (UserKey(user_id)), never the user id.
+  // Her devices by user key, oldest first.
+  virtual absl::StatusOr<std::vector<legwise::reminder::v1::Device>> ListForUserKey(
+      absl::string_view user_key) = 0;
+  // Forgets a device its provider called unregistered; OK when it is gone already (a retry, or she
+  // unregistered it meanwhile).
+  virtual absl::Status ForgetForUserKey(absl::string_view user_key,
+                                        absl::string_view device_id) = 0;
 };
 
 // The FAILED_PRECONDITION of a full registry.
@@ -49,6 +59,9 @@ class MemoryDeviceStore final : public DeviceStore {
   absl::StatusOr<std::vector<legwise::reminder::v1::Device>> List(
       absl::string_view user_id) override;
   absl::Status Unregister(absl::string_view user_id, absl::string_view device_id) override;
+  absl::StatusOr<std::vector<legwise::reminder::v1::Device>> ListForUserKey(
+      absl::string_view user_key) override;
+  absl::Status ForgetForUserKey(absl::string_view user_key, absl::string_view device_id) override;
 
  private:
   struct UserDevices {
@@ -68,8 +81,13 @@ class RedisDeviceStore final : public DeviceStore {
   absl::StatusOr<std::vector<legwise::reminder::v1::Device>> List(
       absl::string_view user_id) override;
   absl::Status Unregister(absl::string_view user_id, absl::string_view device_id) override;
+  absl::StatusOr<std::vector<legwise::reminder::v1::Device>> ListForUserKey(
+      absl::string_view user_key) override;
+  absl::Status ForgetForUserKey(absl::string_view user_key, absl::string_view device_id) override;
 
  private:
+  // Removes a device: true when it was there.
+  absl::StatusOr<bool> Remove(absl::string_view user_key, absl::string_view device_id);
   std::shared_ptr<RedisClient> redis_;
 };
 

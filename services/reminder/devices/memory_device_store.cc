@@ -58,13 +58,7 @@ absl::StatusOr<v1::Device> MemoryDeviceStore::Register(absl::string_view user_id
 }
 
 absl::StatusOr<std::vector<v1::Device>> MemoryDeviceStore::List(absl::string_view user_id) {
-  std::vector<v1::Device> out;
-  absl::MutexLock lock(&mu_);
-  if (auto it = users_.find(UserKey(user_id)); it != users_.end()) {
-    for (const auto& [id, d] : it->second.devices) out.push_back(d);
-  }
-  SortDevices(&out);
-  return out;
+  return ListForUserKey(UserKey(user_id));
 }
 
 absl::Status MemoryDeviceStore::Unregister(absl::string_view user_id, absl::string_view device_id) {
@@ -73,6 +67,30 @@ absl::Status MemoryDeviceStore::Unregister(absl::string_view user_id, absl::stri
   if (it == users_.end()) return absl::NotFoundError("no device with this device_id");
   auto d = it->second.devices.find(device_id);
   if (d == it->second.devices.end()) return absl::NotFoundError("no device with this device_id");
+  it->second.targets.erase(TargetKeyOf(d->second));
+  it->second.devices.erase(d);
+  if (it->second.devices.empty()) users_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::Device>> MemoryDeviceStore::ListForUserKey(
+    absl::string_view user_key) {
+  std::vector<v1::Device> out;
+  absl::MutexLock lock(&mu_);
+  if (auto it = users_.find(user_key); it != users_.end()) {
+    for (const auto& [id, d] : it->second.devices) out.push_back(d);
+  }
+  SortDevices(&out);
+  return out;
+}
+
+absl::Status MemoryDeviceStore::ForgetForUserKey(absl::string_view user_key,
+                                                 absl::string_view device_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(user_key);
+  if (it == users_.end()) return absl::OkStatus();
+  auto d = it->second.devices.find(device_id);
+  if (d == it->second.devices.end()) return absl::OkStatus();
   it->second.targets.erase(TargetKeyOf(d->second));
   it->second.devices.erase(d);
   if (it->second.devices.empty()) users_.erase(it);

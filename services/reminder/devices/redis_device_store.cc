@@ -44,9 +44,9 @@ if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[
 return n
 )lua";
 
-std::string Prefix(absl::string_view user_id) {
-  return absl::StrCat("rm:{u", UserKey(user_id), "}:");
-}
+std::string KeyPrefix(absl::string_view user_key) { return absl::StrCat("rm:{u", user_key, "}:"); }
+
+std::string Prefix(absl::string_view user_id) { return KeyPrefix(UserKey(user_id)); }
 
 absl::StatusOr<v1::Device> Parse(const std::string& data) {
   v1::Device d;
@@ -108,7 +108,12 @@ absl::StatusOr<v1::Device> RedisDeviceStore::Register(absl::string_view user_id,
 }
 
 absl::StatusOr<std::vector<v1::Device>> RedisDeviceStore::List(absl::string_view user_id) {
-  absl::StatusOr<RedisReply> r = redis_->Command({"HVALS", Prefix(user_id) + "devices"});
+  return ListForUserKey(UserKey(user_id));
+}
+
+absl::StatusOr<std::vector<v1::Device>> RedisDeviceStore::ListForUserKey(
+    absl::string_view user_key) {
+  absl::StatusOr<RedisReply> r = redis_->Command({"HVALS", KeyPrefix(user_key) + "devices"});
   if (!r.ok()) return r.status();
   std::vector<v1::Device> out;
   for (const RedisReply& e : r->elements) {
@@ -121,10 +126,23 @@ absl::StatusOr<std::vector<v1::Device>> RedisDeviceStore::List(absl::string_view
 }
 
 absl::Status RedisDeviceStore::Unregister(absl::string_view user_id, absl::string_view device_id) {
-  const std::string p = Prefix(user_id);
+  absl::StatusOr<bool> removed = Remove(UserKey(user_id), device_id);
+  if (!removed.ok()) return removed.status();
+  if (!*removed) return absl::NotFoundError("no device with this device_id");
+  return absl::OkStatus();
+}
+
+absl::Status RedisDeviceStore::ForgetForUserKey(absl::string_view user_key,
+                                                absl::string_view device_id) {
+  return Remove(user_key, device_id).status();
+}
+
+absl::StatusOr<bool> RedisDeviceStore::Remove(absl::string_view user_key,
+                                              absl::string_view device_id) {
+  const std::string p = KeyPrefix(user_key);
   absl::StatusOr<RedisReply> got = redis_->Command({"HGET", p + "devices", std::string(device_id)});
   if (!got.ok()) return got.status();
-  if (got->is_nil()) return absl::NotFoundError("no device with this device_id");
+  if (got->is_nil()) return false;
   absl::StatusOr<v1::Device> d = Parse(got->str);
   if (!d.ok()) return d.status();
   // A device's target never changes (re-registering it keeps its TargetKey), so the key read here
@@ -133,8 +151,7 @@ absl::Status RedisDeviceStore::Unregister(absl::string_view user_id, absl::strin
                                               {std::string(device_id), TargetKeyOf(*d)});
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
-  if (AsInt(*r) == 0) return absl::NotFoundError("no device with this device_id");
-  return absl::OkStatus();
+  return AsInt(*r) != 0;
 }
 
 }  // namespace legwise::reminder
