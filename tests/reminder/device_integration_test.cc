@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "tests/support/process.h"
+#include "tests/support/test_keys.h"
 
 namespace legwise {
 namespace {
@@ -32,13 +33,14 @@ void Deadline(grpc::ClientContext* c) {
 }
 
 grpc::Status Register(v1::ReminderService::Stub* stub, const std::string& user,
-                      const v1::Device& device, v1::Device* out) {
+                      const v1::Device& device, v1::Device* out, const std::string& token = "") {
   v1::RegisterDeviceRequest req;
   req.set_user_id(user);
   *req.mutable_device() = device;
   v1::RegisterDeviceResponse resp;
   grpc::ClientContext c;
   Deadline(&c);
+  if (!token.empty()) c.AddMetadata("authorization", "Bearer " + token);
   grpc::Status s = stub->RegisterDevice(&c, req, &resp);
   if (out != nullptr) *out = resp.device();
   return s;
@@ -159,6 +161,78 @@ TEST(DeviceIntegration, InsecureLoopbackFlagAcceptsLocalEndpoints) {
   EXPECT_EQ(
       Register(stub.get(), "ana", WebDevice("http://10.0.0.1:8443/push/x"), nullptr).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// With bearer tokens: a user reaches only her own devices; another user's token is refused on every
+// device RPC, and a malformed p256dh is INVALID_ARGUMENT naming the field without echoing it.
+TEST(DeviceIntegration, OnlyHerOwnDevicesAndMalformedKeysNamed) {
+  constexpr char kIss[] = "https://auth.legwise.test";
+  constexpr char kAud[] = "legwise-api";
+  const std::string dir = testing::TempDir("legwise-devices-");
+  auto key = testing::SigningKey::Ec("k1");
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  ServiceProcess svc(
+      "legwise-reminder",
+      {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1",
+       "--jwks_file=" + testing::WriteFile(dir, "jwks.json", testing::Jwks({key.get()})),
+       std::string("--jwt_issuer=") + kIss, std::string("--jwt_audience=") + kAud});
+  ASSERT_TRUE(svc.Start().ok()) << svc.log_path();
+  auto stub = v1::ReminderService::NewStub(svc.channel());
+  const std::string ana = key->Sign(testing::Claims(kIss, kAud, "ana", absl::Hours(1)));
+  const std::string bea = key->Sign(testing::Claims(kIss, kAud, "bea", absl::Hours(1)));
+
+  v1::Device mine;
+  ASSERT_TRUE(
+      Register(stub.get(), "ana", WebDevice("https://push.example.com/s/a"), &mine, ana).ok());
+  EXPECT_EQ(Register(stub.get(), "ana", WebDevice("https://push.example.com/s/b"), nullptr, bea)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Register(stub.get(), "ana", WebDevice("https://push.example.com/s/b"), nullptr, "")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  {
+    v1::ListDevicesRequest req;
+    req.set_user_id("ana");
+    v1::ListDevicesResponse resp;
+    grpc::ClientContext c;
+    Deadline(&c);
+    c.AddMetadata("authorization", "Bearer " + bea);
+    EXPECT_EQ(stub->ListDevices(&c, req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(resp.devices_size(), 0);
+  }
+  auto unregister = [&](const std::string& token) {
+    v1::UnregisterDeviceRequest req;
+    req.set_user_id("ana");
+    req.set_device_id(mine.device_id());
+    v1::UnregisterDeviceResponse resp;
+    grpc::ClientContext c;
+    Deadline(&c);
+    c.AddMetadata("authorization", "Bearer " + token);
+    return stub->UnregisterDevice(&c, req, &resp).error_code();
+  };
+  EXPECT_EQ(unregister(bea), grpc::StatusCode::PERMISSION_DENIED);
+
+  // 65 bytes with the uncompressed prefix, but not a point on P-256.
+  v1::Device bad = WebDevice("https://push.example.com/s/c");
+  const std::string off_curve =
+      "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE";
+  bad.mutable_web_push()->set_p256dh(off_curve);
+  grpc::Status s = Register(stub.get(), "ana", bad, nullptr, ana);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message() + s.error_details(), "device.web_push.p256dh"))
+      << s.error_message();
+  EXPECT_FALSE(absl::StrContains(s.error_message() + s.error_details(), off_curve));
+  bad = WebDevice("https://push.example.com/s/c");
+  bad.mutable_web_push()->set_auth("AAAA");  // 3 bytes, not 16
+  s = Register(stub.get(), "ana", bad, nullptr, ana);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message() + s.error_details(), "device.web_push.auth"))
+      << s.error_message();
+
+  // Still hers, untouched by bea's attempts; then she removes it and it is gone.
+  EXPECT_EQ(unregister(ana), grpc::StatusCode::OK);
+  EXPECT_EQ(unregister(ana), grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace
