@@ -14,6 +14,7 @@
 #include "services/reminder/delivery/dispatcher.h"
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/devices/device_store.h"
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/reminder_service.h"
 #include "services/reminder/store/memory_store.h"
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
                0, 1024);
   flags.AddString("replica_id", &dispatch.replica_id,
                   "Name of this replica in lease tokens (default: random).");
+  bool push_allow_insecure_loopback = false;
+  flags.AddBool("push_allow_insecure_loopback", &push_allow_insecure_loopback,
+                "Development and tests only: accept http://127.0.0.1:PORT/... Web Push endpoints "
+                "in RegisterDevice.");
   std::string page_token_key_file;
   flags.AddString("page_token_key_file", &page_token_key_file,
                   "File with the key (>= 16 bytes) that signs page tokens; every replica of a "
@@ -134,8 +139,10 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<legwise::RedisClient> redis_client;
   std::unique_ptr<legwise::reminder::ReminderStore> store;
+  std::unique_ptr<legwise::reminder::DeviceStore> devices;
   if (memory_store) {
     store = std::make_unique<legwise::reminder::MemoryReminderStore>();
+    devices = std::make_unique<legwise::reminder::MemoryDeviceStore>();
     legwise::LogWarning("memory_store", {{"note", "development only; nothing is persisted"}});
   } else {
     redis_client = std::make_shared<legwise::RedisClient>(redis);
@@ -143,6 +150,11 @@ int main(int argc, char** argv) {
         std::make_unique<legwise::reminder::RedisReminderStore>(redis_client, store_options);
     (void)redis_store->EnsureOutboxGroups();  // retried on first publish when Redis is not up yet
     store = std::move(redis_store);
+    devices = std::make_unique<legwise::reminder::RedisDeviceStore>(redis_client);
+  }
+  if (push_allow_insecure_loopback) {
+    legwise::LogWarning("push_allow_insecure_loopback",
+                        {{"note", "development only; http://127.0.0.1 push endpoints accepted"}});
   }
 
   std::shared_ptr<grpc::Channel> content_channel;
@@ -162,6 +174,8 @@ int main(int argc, char** argv) {
   legwise::reminder::ReminderServiceOptions service_options;
   service_options.guard = guard->get();
   service_options.executor = &handlers;
+  service_options.devices = devices.get();
+  service_options.push_endpoints.allow_insecure_loopback = push_allow_insecure_loopback;
   legwise::reminder::ReminderServiceImpl service(store.get(), &hub, &texts, &planner,
                                                  service_options);
 

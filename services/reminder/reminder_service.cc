@@ -12,6 +12,7 @@
 #include "services/common/metrics.h"
 #include "services/common/validation.h"
 #include "services/reminder/delivery/scheduling.h"
+#include "services/reminder/devices/device_proto.h"
 #include "services/reminder/planner/plan.h"
 
 namespace legwise::reminder {
@@ -595,6 +596,85 @@ grpc::ServerUnaryReactor* ReminderServiceImpl::LogWaterIntake(grpc::CallbackServ
                                                               const v1::LogWaterIntakeRequest* req,
                                                               v1::LogWaterIntakeResponse* resp) {
   return Respond(ctx, req->user_id(), [this, req, resp] { return DoLogWater(*req, resp); });
+}
+
+// --- devices (issue 16) -------------------------------------------------------------------------
+
+namespace {
+constexpr size_t kMaxDeviceIdLength = 64;
+
+absl::Status NoDeviceStore() {
+  return absl::UnimplementedError("push devices are not configured on this server");
+}
+}  // namespace
+
+absl::Status ReminderServiceImpl::DoRegisterDevice(const v1::RegisterDeviceRequest& req,
+                                                   v1::RegisterDeviceResponse* resp) {
+  FieldViolations v;
+  CheckUserId(req.user_id(), "user_id", &v);
+  if (!req.has_device()) v.Add("device", "is required");
+  if (!v.empty()) return v.ToStatus("INVALID_DEVICE");
+  if (absl::Status s = ValidateDeviceProto(req.device(), options_.push_endpoints); !s.ok()) {
+    return s;
+  }
+  if (options_.devices == nullptr) return NoDeviceStore();
+  v1::Device device = req.device();
+  device.set_device_id(NewDeviceId());
+  const absl::Time now = planner_->Now();
+  // Full precision: List answers oldest first, and devices registered within one second must keep
+  // their order.
+  const int64_t seconds = absl::ToUnixSeconds(now);
+  device.mutable_create_time()->set_seconds(seconds);
+  device.mutable_create_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(seconds))));
+  absl::StatusOr<v1::Device> stored =
+      options_.devices->Register(req.user_id(), device, push::kMaxDevicesPerUser);
+  if (!stored.ok()) return stored.status();
+  *resp->mutable_device() = *std::move(stored);
+  return absl::OkStatus();
+}
+
+absl::Status ReminderServiceImpl::DoListDevices(const v1::ListDevicesRequest& req,
+                                                v1::ListDevicesResponse* resp) {
+  FieldViolations v;
+  CheckUserId(req.user_id(), "user_id", &v);
+  if (!v.empty()) return v.ToStatus();
+  if (options_.devices == nullptr) return NoDeviceStore();
+  absl::StatusOr<std::vector<v1::Device>> devices = options_.devices->List(req.user_id());
+  if (!devices.ok()) return devices.status();
+  for (v1::Device& d : *devices) *resp->add_devices() = std::move(d);
+  return absl::OkStatus();
+}
+
+absl::Status ReminderServiceImpl::DoUnregisterDevice(const v1::UnregisterDeviceRequest& req) {
+  FieldViolations v;
+  CheckUserId(req.user_id(), "user_id", &v);
+  if (req.device_id().empty()) {
+    v.Add("device_id", "is required");
+  } else if (req.device_id().size() > kMaxDeviceIdLength) {
+    v.Add("device_id", "too long");
+  }
+  if (!v.empty()) return v.ToStatus();
+  if (options_.devices == nullptr) return NoDeviceStore();
+  return options_.devices->Unregister(req.user_id(), req.device_id());
+}
+
+grpc::ServerUnaryReactor* ReminderServiceImpl::RegisterDevice(grpc::CallbackServerContext* ctx,
+                                                              const v1::RegisterDeviceRequest* req,
+                                                              v1::RegisterDeviceResponse* resp) {
+  return Respond(ctx, req->user_id(), [this, req, resp] { return DoRegisterDevice(*req, resp); });
+}
+
+grpc::ServerUnaryReactor* ReminderServiceImpl::ListDevices(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListDevicesRequest* req,
+                                                           v1::ListDevicesResponse* resp) {
+  return Respond(ctx, req->user_id(), [this, req, resp] { return DoListDevices(*req, resp); });
+}
+
+grpc::ServerUnaryReactor* ReminderServiceImpl::UnregisterDevice(
+    grpc::CallbackServerContext* ctx, const v1::UnregisterDeviceRequest* req,
+    v1::UnregisterDeviceResponse* /*resp*/) {
+  return Respond(ctx, req->user_id(), [this, req] { return DoUnregisterDevice(*req); });
 }
 
 }  // namespace legwise::reminder

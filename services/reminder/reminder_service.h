@@ -21,7 +21,9 @@
 #include "services/reminder/core/reminder_core.h"
 #include "services/reminder/delivery/nudge_hub.h"
 #include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/devices/device_store.h"
 #include "services/reminder/planner/planner.h"
+#include "services/reminder/push/endpoint.h"
 #include "services/reminder/store/reminder_store.h"
 
 namespace legwise::reminder {
@@ -44,6 +46,10 @@ struct ReminderServiceOptions {
   ReminderLimits limits;
   // Signs ListUpcomingNudges page tokens; null = the built-in key.
   const PageTokenSigner* page_tokens = nullptr;
+  // Her push devices (RegisterDevice, ListDevices, UnregisterDevice); null = UNIMPLEMENTED.
+  DeviceStore* devices = nullptr;
+  // Which Web Push endpoints a registration may name.
+  push::EndpointPolicy push_endpoints;
 };
 
 class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService::CallbackService {
@@ -82,6 +88,15 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
   grpc::ServerUnaryReactor* LogWaterIntake(
       grpc::CallbackServerContext* ctx, const legwise::reminder::v1::LogWaterIntakeRequest* req,
       legwise::reminder::v1::LogWaterIntakeResponse* resp) override;
+  grpc::ServerUnaryReactor* RegisterDevice(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::RegisterDeviceRequest* req,
+      legwise::reminder::v1::RegisterDeviceResponse* resp) override;
+  grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* ctx,
+                                        const legwise::reminder::v1::ListDevicesRequest* req,
+                                        legwise::reminder::v1::ListDevicesResponse* resp) override;
+  grpc::ServerUnaryReactor* UnregisterDevice(
+      grpc::CallbackServerContext* ctx, const legwise::reminder::v1::UnregisterDeviceRequest* req,
+      legwise::reminder::v1::UnregisterDeviceResponse* resp) override;
 
   // The operations behind the RPCs (public for tests that drive the adapter without a server).
   absl::Status DoCreate(const legwise::reminder::v1::CreateReminderPlanRequest& req,
@@ -98,6 +113,11 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
                         legwise::reminder::v1::SnoozeNudgeResponse* resp);
   absl::Status DoLogWater(const legwise::reminder::v1::LogWaterIntakeRequest& req,
                           legwise::reminder::v1::LogWaterIntakeResponse* resp);
+  absl::Status DoRegisterDevice(const legwise::reminder::v1::RegisterDeviceRequest& req,
+                                legwise::reminder::v1::RegisterDeviceResponse* resp);
+  absl::Status DoListDevices(const legwise::reminder::v1::ListDevicesRequest& req,
+                             legwise::reminder::v1::ListDevicesResponse* resp);
+  absl::Status DoUnregisterDevice(const legwise::reminder::v1::UnregisterDeviceRequest& req);
 
  private:
   friend class NudgeStreamReactor;

@@ -264,7 +264,8 @@ TEST_F(CdsGatewayTest, OpenApiDescribesEveryRoute) {
   const auto& paths = doc.fields().at("paths").struct_value().fields();
   for (const char* p : {"/v1/triage:assess", "/v1/users/{user_id}/nudges:stream",
                         "/v1/users/{plan.user_id}/reminderPlan", "/v1/topics/{topic_id}/guidance",
-                        "/cds-services", "/infobutton"}) {
+                        "/cds-services", "/infobutton", "/v1/users/{user_id}/devices",
+                        "/v1/users/{user_id}/devices/{device_id}"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
   const auto& assess = paths.at("/v1/triage:assess").struct_value().fields().at("post");

@@ -71,6 +71,10 @@ commands:
   ack --user U --nudge ID
   snooze --user U --nudge ID --minutes M
   water --user U --ml ML
+  device register --user U (--apns TOKEN [--sandbox] | --fcm TOKEN
+                            | --web_push ENDPOINT --p256dh KEY --auth SECRET) [--locale L]
+  device list --user U                 her push devices (tokens shortened; --json for all)
+  device unregister --user U --device ID
 
 SYMPTOM kinds are the SymptomKind names without the prefix, lower case (listed below), and so are
 RISK factors (RCOG Green-top 37a; a major one with any leg symptom makes it at least urgent).
@@ -95,7 +99,7 @@ struct Args {
   }
 };
 
-const std::vector<std::string> kBoolFlags = {"json", "guidance", "standing", "help"};
+const std::vector<std::string> kBoolFlags = {"json", "guidance", "standing", "help", "sandbox"};
 
 Args ParseArgs(int argc, char** argv) {
   Args args;
@@ -869,6 +873,107 @@ int Water(const Context& ctx) {
   return 0;
 }
 
+// The last few characters of a token, for a human to tell devices apart.
+std::string Shortened(const std::string& token) {
+  if (token.size() <= 8) return "...";
+  return absl::StrCat("...", token.substr(token.size() - 6));
+}
+
+void PrintDevice(const reminder::Device& d) {
+  std::cout << d.device_id() << "  ";
+  switch (d.target_case()) {
+    case reminder::Device::kApns:
+      std::cout << "apns" << (d.apns().sandbox() ? " (sandbox)" : "") << " token "
+                << Shortened(d.apns().device_token());
+      break;
+    case reminder::Device::kFcm:
+      std::cout << "fcm token " << Shortened(d.fcm().registration_token());
+      break;
+    case reminder::Device::kWebPush: {
+      std::string origin = d.web_push().endpoint();
+      if (size_t p = origin.find("://"); p != std::string::npos) {
+        if (size_t slash = origin.find('/', p + 3); slash != std::string::npos)
+          origin.resize(slash);
+      }
+      std::cout << "web_push " << origin;
+      break;
+    }
+    case reminder::Device::TARGET_NOT_SET:
+      std::cout << "(no target)";
+      break;
+  }
+  if (!d.locale().empty()) std::cout << "  locale " << d.locale();
+  std::cout << "  since " << FormatTime(d.create_time()) << "\n";
+}
+
+int Device(const Context& ctx) {
+  if (ctx.args.positional.size() < 2) {
+    throw UsageError("usage: legwisectl device register|list|unregister --user U ...");
+  }
+  const std::string& verb = ctx.args.positional[1];
+  auto stub = reminder::ReminderService::NewStub(ChannelFor(ctx, "reminder"));
+  auto c = NewContext(ctx);
+  if (verb == "register") {
+    reminder::RegisterDeviceRequest req;
+    req.set_user_id(ctx.args.Get("user"));
+    reminder::Device* d = req.mutable_device();
+    const int targets = ctx.args.Has("apns") + ctx.args.Has("fcm") + ctx.args.Has("web_push");
+    if (targets != 1)
+      throw UsageError("device register needs exactly one of --apns, --fcm, --web_push");
+    if (ctx.args.Has("apns")) {
+      d->mutable_apns()->set_device_token(ctx.args.Get("apns"));
+      d->mutable_apns()->set_sandbox(ctx.args.Has("sandbox"));
+    } else if (ctx.args.Has("fcm")) {
+      d->mutable_fcm()->set_registration_token(ctx.args.Get("fcm"));
+    } else {
+      d->mutable_web_push()->set_endpoint(ctx.args.Get("web_push"));
+      d->mutable_web_push()->set_p256dh(ctx.args.Get("p256dh"));
+      d->mutable_web_push()->set_auth(ctx.args.Get("auth"));
+    }
+    if (ctx.args.Has("locale")) d->set_locale(ctx.args.Get("locale"));
+    reminder::RegisterDeviceResponse resp;
+    grpc::Status s = stub->RegisterDevice(c.get(), req, &resp);
+    if (!s.ok()) return PrintError(s);
+    if (ctx.json) {
+      PrintJson(resp);
+    } else {
+      std::cout << "registered ";
+      PrintDevice(resp.device());
+    }
+    return 0;
+  }
+  if (verb == "list") {
+    reminder::ListDevicesRequest req;
+    req.set_user_id(ctx.args.Get("user"));
+    reminder::ListDevicesResponse resp;
+    grpc::Status s = stub->ListDevices(c.get(), req, &resp);
+    if (!s.ok()) return PrintError(s);
+    if (ctx.json) {
+      PrintJson(resp);
+    } else if (resp.devices().empty()) {
+      std::cout << "no devices\n";
+    } else {
+      for (const reminder::Device& d : resp.devices()) PrintDevice(d);
+    }
+    return 0;
+  }
+  if (verb == "unregister") {
+    reminder::UnregisterDeviceRequest req;
+    req.set_user_id(ctx.args.Get("user"));
+    req.set_device_id(ctx.args.Get("device"));
+    reminder::UnregisterDeviceResponse resp;
+    grpc::Status s = stub->UnregisterDevice(c.get(), req, &resp);
+    if (!s.ok()) return PrintError(s);
+    if (ctx.json) {
+      PrintJson(resp);
+    } else {
+      std::cout << "unregistered\n";
+    }
+    return 0;
+  }
+  throw UsageError("device verbs: register, list, unregister");
+}
+
 int Main(int argc, char** argv) {
   Context ctx;
   ctx.args = ParseArgs(argc, argv);
@@ -895,7 +1000,8 @@ int Main(int argc, char** argv) {
                                                                    {"stream", Stream},
                                                                    {"ack", Ack},
                                                                    {"snooze", Snooze},
-                                                                   {"water", Water}};
+                                                                   {"water", Water},
+                                                                   {"device", Device}};
   auto it = commands.find(ctx.args.positional[0]);
   if (it == commands.end()) {
     std::cerr << "unknown command '" << ctx.args.positional[0] << "'; try legwisectl help\n";
