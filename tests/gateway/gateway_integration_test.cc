@@ -243,6 +243,40 @@ TEST_F(GatewayTest, AuthorizationIsForwardedToTheBackends) {
   EXPECT_EQ(a.status, 400) << a.body;
 }
 
+// Issue 16: the device RPCs transcoded from their google.api.http annotations, the body being the
+// Device (as a browser's PushSubscription.toJSON() gives endpoint and keys), user_id from the path.
+TEST_F(GatewayTest, DevicesOverHttp) {
+  HttpClient http(gateway_->port());
+  const std::string device_json = R"({"webPush": {"endpoint": "https://push.example.com/s/1",
+      "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+      "auth": "BTBZMqHH6r4Tts7J_aSIgg"}, "locale": "en"})";
+  HttpAnswer a = http.Call("POST", "/v1/users/ana/devices", device_json,
+                           {"Content-Type: application/json", Bearer("ana")});
+  ASSERT_EQ(a.status, 200) << a.body;
+  reminder::v1::RegisterDeviceResponse reg;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(a.body, &reg).ok()) << a.body;
+  ASSERT_FALSE(reg.device().device_id().empty());
+  a = http.Call("GET", "/v1/users/ana/devices", "", {Bearer("ana")});
+  ASSERT_EQ(a.status, 200) << a.body;
+  reminder::v1::ListDevicesResponse list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(a.body, &list).ok()) << a.body;
+  ASSERT_EQ(list.devices_size(), 1);
+  EXPECT_EQ(list.devices(0).device_id(), reg.device().device_id());
+  // Another user's token: 403; a malformed key: 400 naming the field.
+  a = http.Call("GET", "/v1/users/ana/devices", "", {Bearer("bea")});
+  EXPECT_EQ(a.status, 403) << a.body;
+  a = http.Call(
+      "POST", "/v1/users/ana/devices",
+      R"({"webPush": {"endpoint": "https://push.example.com/s/2", "p256dh": "AAAA", "auth": "BTBZMqHH6r4Tts7J_aSIgg"}})",
+      {"Content-Type: application/json", Bearer("ana")});
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("device.web_push.p256dh"), std::string::npos) << a.body;
+  a = http.Call("DELETE", "/v1/users/ana/devices/" + reg.device().device_id(), "", {Bearer("ana")});
+  EXPECT_EQ(a.status, 200) << a.body;
+  a = http.Call("DELETE", "/v1/users/ana/devices/" + reg.device().device_id(), "", {Bearer("ana")});
+  EXPECT_EQ(a.status, 404) << a.body;
+}
+
 TEST_F(GatewayTest, QueryParametersAndPathVariablesFillTheRequest) {
   HttpClient http(gateway_->port());
   HttpAnswer a =
