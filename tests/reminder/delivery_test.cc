@@ -175,6 +175,39 @@ TEST_F(DeliveryTest, PerPlanEntryPublishesEachOccurrenceOnceThroughAnAbandonedCl
   EXPECT_EQ(d1.skipped() + d2.skipped(), 0u);
 }
 
+// Upgrade in place: a plan scheduled by the previous version (every occurrence in the
+// per-occurrence index, a refill entry) is moved to the per-plan index mid-day by the maintenance
+// step; before it the legacy drain publishes, after it the per-plan path: each occurrence once.
+TEST_F(DeliveryTest, OldLayoutPlanIsMigratedMidDayWithoutLossOrRepeat) {
+  const Plan plan = MakePlan("hal", 1000);
+  ASSERT_TRUE(store_.CreatePlan(MakeProto("hal", 1000), "", "").ok());
+  ASSERT_GT(*ScheduleHorizon(store_, rules_, plan, now_, absl::Hours(48), false), 0);
+  ASSERT_TRUE(store_.Schedule("hal", {}, now_, false, now_ + absl::Hours(2)).ok());  // refill due
+  const std::vector<Occurrence> expected =
+      PlanOccurrences(plan, rules_, now_, Utc(2026, 6, 10, 21, 0));
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  int migrated = 0;
+  size_t before_migration = 0;
+  for (; now_ < Utc(2026, 6, 10, 21, 0); now_ += absl::Minutes(5)) {
+    auto m = d.MigrateAll(now_);
+    ASSERT_TRUE(m.ok());
+    if (*m > 0 && migrated == 0) before_migration = d.published();
+    migrated += *m;
+    for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+  }
+  EXPECT_EQ(migrated, 1);                        // once: her refill entry went with the hand-over
+  EXPECT_GT(before_migration, 0u);               // the legacy drain published the morning
+  EXPECT_LT(before_migration, expected.size());  // and the per-plan path the rest
+  EXPECT_EQ(store_.Backlog()->first, 0);         // nothing left in the old index
+  EXPECT_EQ(store_.DuePlanCount()->first, 1);
+  std::map<std::string, int> ids;
+  for (const v1::Nudge& n : Outbox(&cursors)) ++ids[n.nudge_id()];
+  EXPECT_EQ(ids.size(), expected.size());
+  for (const Occurrence& o : expected) EXPECT_EQ(ids[o.nudge_id], 1) << o.nudge_id;
+}
+
 TEST_F(DeliveryTest, AcknowledgedAndCancelledAreNotScheduled) {
   const Plan plan = MakePlan("bea", 0);
   const std::vector<Occurrence> occ = PlanOccurrences(plan, rules_, now_, now_ + absl::Hours(12));

@@ -11,8 +11,11 @@
 //     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
 //     rm:{u<k>}:ack, :cancel, :snooze  the unbounded sets / hash of the earlier layout: read (and
 //                            deleted with the plan) until they expire, never written
-//   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
-//     rm:{b<b>}:due         zset member -> due unix ms             (the due index)
+//   per bucket b (hash tag {b<b>}, one slot; a user's entries all live in UserBucket(k)).
+//   The per-plan due index (:next, :wm, :lease, :dirty, :fence) is what this version writes;
+//   :due, :pay, :leases, :claim:<t>, :refill and :u:<k> are the per-occurrence layout of the
+//   previous version, only drained (published, reaped) and handed over (WakePlan), never grown:
+//     rm:{b<b>}:due         zset member -> due unix ms             (the old due index)
 //     rm:{b<b>}:pay         hash member -> payload
 //     rm:{b<b>}:leases      zset lease token -> lease expiry unix ms (one entry per claim)
 //     rm:{b<b>}:claim:<t>   hash member -> due ms: the occurrences in flight under token t
