@@ -263,6 +263,12 @@ absl::StatusOr<std::pair<ValidPlan, UserState>> ReminderServiceImpl::LoadPlanAnd
   return std::make_pair(*std::move(plan), ToCoreState(stored->second));
 }
 
+absl::Status ReminderServiceImpl::WakeFor(const Plan& plan, absl::Time now) {
+  const DueWork first =
+      DueForDispatch(plan, planner_->rules(), UserState{}, now, now, absl::ZeroDuration(), now);
+  return store_->WakePlan(UserKey(plan.user_id), first.next_due, now);
+}
+
 absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& req,
                                            v1::ReminderPlan* out) {
   FieldViolations v;
@@ -274,21 +280,13 @@ absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& 
   const absl::Time now = planner_->Now();
   absl::StatusOr<ValidPlan> plan = core_.NewPlan(req.plan(), now);
   if (!plan.ok()) return plan.status();
-  // A refill entry first, due in a few seconds: if this call dies after storing the plan but before
-  // scheduling it, the dispatchers' refill loop schedules her plan anyway (and drops the entry when
-  // no plan was stored). The scheduling below moves the entry a day ahead.
-  absl::StatusOr<int> safety =
-      store_->Schedule(req.plan().user_id(), {}, now, /*replace=*/false, now + absl::Seconds(5));
-  if (!safety.ok()) return safety.status();
+  // Her due entry first, at her plan's next occurrence (it only ever moves an entry earlier): if
+  // this call dies before the plan is stored, the dispatcher finds no plan there and forgets it;
+  // if it dies after, the plan is already due. Nothing is scheduled per occurrence.
+  if (absl::Status s = WakeFor(plan->plan, now); !s.ok()) return s;
   absl::StatusOr<v1::ReminderPlan> stored =
       store_->CreatePlan(plan->proto, req.request_id(), ReminderCore::RequestHash(req));
   if (!stored.ok()) return stored.status();
-  // A retried request (same request_id) schedules again without replacing: idempotent.
-  absl::StatusOr<ValidPlan> stored_plan = ReminderCore::FromStored(*stored);
-  if (!stored_plan.ok()) return stored_plan.status();
-  absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), stored_plan->plan, now,
-                                          options_.horizon, /*replace=*/false);
-  if (!n.ok()) return n.status();
   *out = *std::move(stored);
   return absl::OkStatus();
 }
@@ -321,12 +319,19 @@ absl::Status ReminderServiceImpl::DoUpdate(const v1::UpdateReminderPlanRequest& 
     absl::StatusOr<ValidPlan> next =
         core_.ReplacePlan(*validated, req.plan().etag(), *current, now);
     if (!next.ok()) return next.status();
+    // Due no later than the new plan's next occurrence, before the plan changes (a dispatcher
+    // holding her claim meanwhile is told to look again at its commit).
+    if (absl::Status w = WakeFor(next->plan, now); !w.ok()) return w;
     absl::Status s = store_->ReplacePlan(next->proto, current->etag());
     if (absl::IsAborted(s) && req.plan().etag().empty()) continue;  // raced: read again
     if (!s.ok()) return s;
-    absl::StatusOr<int> n = ScheduleHorizon(*store_, planner_->rules(), next->plan, now,
-                                            options_.horizon, /*replace=*/true);
-    if (!n.ok()) return n.status();
+    absl::StatusOr<absl::Time> moved = RelocateSnoozes(*store_, next->plan, now);
+    if (!moved.ok()) return moved.status();
+    if (*moved != absl::InfiniteFuture()) {
+      if (absl::Status w = store_->WakePlan(UserKey(next->plan.user_id), *moved, now); !w.ok()) {
+        return w;
+      }
+    }
     *out = std::move(next->proto);
     return absl::OkStatus();
   }
@@ -337,7 +342,9 @@ absl::Status ReminderServiceImpl::DoDelete(const v1::DeleteReminderPlanRequest& 
   FieldViolations v;
   CheckUserId(req.user_id(), "user_id", &v);
   if (!v.empty()) return v.ToStatus();
-  return store_->DeletePlan(req.user_id());
+  if (absl::Status s = store_->DeletePlan(req.user_id()); !s.ok()) return s;
+  // If this step fails, the dispatcher finds no plan at her entry and forgets it.
+  return store_->DropDuePlan(UserKey(req.user_id()));
 }
 
 absl::Status ReminderServiceImpl::DoList(const v1::ListUpcomingNudgesRequest& req,
@@ -415,12 +422,11 @@ absl::Status ReminderServiceImpl::DoSnooze(const v1::SnoozeNudgeRequest& req,
       core_.Snooze(plan, loaded->second, req.nudge_id(), req.minutes(), now);
   if (!o.ok()) return o.status();
   const ScheduledNudge sn = ToScheduled(plan.plan, *o);
+  if (absl::Status s = store_->WakePlan(UserKey(req.user_id()), o->due, now); !s.ok()) return s;
   if (absl::Status s = store_->AddSnooze(req.user_id(), sn, now - core_.limits().ack_past);
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<int> n = store_->Schedule(req.user_id(), {sn}, now, false, absl::InfinitePast());
-  if (!n.ok()) return n.status();
   *resp->mutable_nudge() = ReminderCore::ToNudge(plan.plan, *o);
   FillTexts(plan.plan, resp->mutable_nudge());
   return absl::OkStatus();

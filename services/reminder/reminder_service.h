@@ -121,6 +121,9 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
 
  private:
   friend class NudgeStreamReactor;
+  // Makes her entry in the per-plan due index due no later than `plan`'s next occurrence after
+  // `now` (creating it, watermark `now`, when she has none).
+  absl::Status WakeFor(const Plan& plan, absl::Time now);
   // Admits the caller and checks she owns `user_id`.
   absl::Status Authorize(grpc::CallbackServerContext* ctx, const std::string& user_id) const;
   // A unary answer: Authorize, then `handle()` (the Do* step, on the executor), then Finish with

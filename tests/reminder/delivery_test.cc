@@ -29,7 +29,8 @@ absl::Time Utc(int y, int mo, int d, int h, int mi) {
   return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone());
 }
 
-Plan MakePlan(const std::string& user, int32_t water_ml, const std::string& locale = "en") {
+v1::ReminderPlan MakeProto(const std::string& user, int32_t water_ml,
+                           const std::string& locale = "en") {
   v1::ReminderPlan p;
   p.set_user_id(user);
   p.set_time_zone("Europe/London");
@@ -39,7 +40,11 @@ Plan MakePlan(const std::string& user, int32_t water_ml, const std::string& loca
   p.add_kinds(v1::NUDGE_KIND_STRETCHING);
   p.set_daily_water_target_ml(water_ml);
   p.set_locale(locale);
-  absl::StatusOr<Plan> plan = PlanFromProto(p);
+  return p;
+}
+
+Plan MakePlan(const std::string& user, int32_t water_ml, const std::string& locale = "en") {
+  absl::StatusOr<Plan> plan = PlanFromProto(MakeProto(user, water_ml, locale));
   EXPECT_TRUE(plan.ok()) << plan.status();
   return *plan;
 }
@@ -125,6 +130,82 @@ TEST_F(DeliveryTest, EachOccurrenceIsPublishedOnceWithTextsForHerPlan) {
   EXPECT_EQ(d.published(), expected.size());
   // Running again publishes nothing more.
   for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_EQ(*d.DispatchBucket(b), 0);
+}
+
+// The per-plan due index: her plan stored and one due entry, nothing scheduled per occurrence.
+// Two dispatchers take turns and a third claim is abandoned mid-day (a replica killed between
+// claim and commit): every occurrence comes out exactly once, with texts for her plan.
+TEST_F(DeliveryTest, PerPlanEntryPublishesEachOccurrenceOnceThroughAnAbandonedClaim) {
+  const v1::ReminderPlan proto = MakeProto("gus", 1000);
+  const Plan plan = MakePlan("gus", 1000);
+  ASSERT_TRUE(store_.CreatePlan(proto, "", "").ok());
+  const std::string key = UserKey("gus");
+  const std::vector<Occurrence> expected =
+      PlanOccurrences(plan, rules_, now_ + absl::Seconds(1), Utc(2026, 6, 10, 21, 0));
+  ASSERT_GT(expected.size(), 5u);
+  ASSERT_TRUE(store_.WakePlan(key, expected[0].due, now_).ok());
+  EXPECT_EQ(store_.Backlog()->first, 0);  // no occurrence is stored
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  Dispatcher d1(&store_, &texts_, rules_, DispatcherOptions{});
+  Dispatcher d2(&store_, &texts_, rules_, DispatcherOptions{});
+  int abandoned = 0;
+  for (int step = 0; now_ < Utc(2026, 6, 10, 21, 0); ++step, now_ += absl::Minutes(5)) {
+    if (abandoned < 3 && step % 2 == 0) {  // claimed (when due) by a replica that then dies
+      auto c = store_.ClaimDuePlans(UserBucket(key, store_.num_buckets()), 10, absl::Seconds(10));
+      ASSERT_TRUE(c.ok());
+      abandoned += static_cast<int>(c->plans.size());
+      if (!c->plans.empty()) continue;
+    }
+    Dispatcher& d = step % 2 ? d1 : d2;
+    for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+  }
+  for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d1.DispatchBucket(b).ok());
+  EXPECT_GT(abandoned, 0);
+  std::map<std::string, int> ids;
+  for (const v1::Nudge& n : Outbox(&cursors)) {
+    ++ids[n.nudge_id()];
+    EXPECT_FALSE(n.title().empty());
+    if (n.kind() == v1::NUDGE_KIND_HYDRATION) {
+      EXPECT_NE(n.body().find("1 litre"), std::string::npos) << n.body();
+    }
+  }
+  EXPECT_EQ(ids.size(), expected.size());
+  for (const Occurrence& o : expected) EXPECT_EQ(ids[o.nudge_id], 1) << o.nudge_id;
+  EXPECT_EQ(d1.skipped() + d2.skipped(), 0u);
+}
+
+// Upgrade in place: a plan scheduled by the previous version (every occurrence in the
+// per-occurrence index, a refill entry) is moved to the per-plan index mid-day by the maintenance
+// step; before it the legacy drain publishes, after it the per-plan path: each occurrence once.
+TEST_F(DeliveryTest, OldLayoutPlanIsMigratedMidDayWithoutLossOrRepeat) {
+  const Plan plan = MakePlan("hal", 1000);
+  ASSERT_TRUE(store_.CreatePlan(MakeProto("hal", 1000), "", "").ok());
+  ASSERT_GT(*ScheduleHorizon(store_, rules_, plan, now_, absl::Hours(48), false), 0);
+  ASSERT_TRUE(store_.Schedule("hal", {}, now_, false, now_ + absl::Hours(2)).ok());  // refill due
+  const std::vector<Occurrence> expected =
+      PlanOccurrences(plan, rules_, now_, Utc(2026, 6, 10, 21, 0));
+  std::vector<std::string> cursors;
+  Outbox(&cursors);
+  Dispatcher d(&store_, &texts_, rules_, DispatcherOptions{});
+  int migrated = 0;
+  size_t before_migration = 0;
+  for (; now_ < Utc(2026, 6, 10, 21, 0); now_ += absl::Minutes(5)) {
+    auto m = d.MigrateAll(now_);
+    ASSERT_TRUE(m.ok());
+    if (*m > 0 && migrated == 0) before_migration = d.published();
+    migrated += *m;
+    for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(d.DispatchBucket(b).ok());
+  }
+  EXPECT_EQ(migrated, 1);                        // once: her refill entry went with the hand-over
+  EXPECT_GT(before_migration, 0u);               // the legacy drain published the morning
+  EXPECT_LT(before_migration, expected.size());  // and the per-plan path the rest
+  EXPECT_EQ(store_.Backlog()->first, 0);         // nothing left in the old index
+  EXPECT_EQ(store_.DuePlanCount()->first, 1);
+  std::map<std::string, int> ids;
+  for (const v1::Nudge& n : Outbox(&cursors)) ++ids[n.nudge_id()];
+  EXPECT_EQ(ids.size(), expected.size());
+  for (const Occurrence& o : expected) EXPECT_EQ(ids[o.nudge_id], 1) << o.nudge_id;
 }
 
 TEST_F(DeliveryTest, AcknowledgedAndCancelledAreNotScheduled) {

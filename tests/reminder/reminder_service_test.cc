@@ -97,9 +97,9 @@ TEST_F(ServiceTest, CreateValidatesAndSetsServerFields) {
   const v1::ReminderPlan created = Create("ana");
   EXPECT_FALSE(created.etag().empty());
   EXPECT_EQ(created.create_time().seconds(), absl::ToUnixSeconds(now_));
-  // Scheduled: ten glasses and a bedtime stretch for today are in the due index (those after
-  // 10:00).
-  EXPECT_GT(store_.Backlog()->first, 0);
+  // Her plan has its one entry in the per-plan due index (occurrences are derived, not stored).
+  EXPECT_EQ(store_.DuePlanCount()->first, 1);
+  EXPECT_EQ(store_.Backlog()->first, 0);
 }
 
 TEST_F(ServiceTest, UpdateUsesEtags) {
@@ -325,28 +325,37 @@ TEST_F(ServiceTest, MisfiredOccurrencesAreSkippedAfterDowntime) {
   }
 }
 
-TEST_F(ServiceTest, RefillSchedulesAStoredButUnscheduledPlanAndForgetsUsersWithoutOne) {
-  // A create that stored the plan and died before scheduling it: only the plan and the early refill
-  // entry exist. And a refill entry of someone with no plan at all.
+TEST_F(ServiceTest, DueEntryOfAStoredPlanIsDispatchedAndOneWithoutAPlanIsForgotten) {
+  // A create writes her due entry first, then the plan. One that stored both, and one that died
+  // after the entry (no plan at all).
   v1::ReminderPlan plan = Plan("hana");
   plan.set_etag("e");
   ASSERT_TRUE(store_.CreatePlan(plan, "", "").ok());
-  ASSERT_TRUE(store_.Schedule("hana", {}, now_, false, now_ + absl::Seconds(5)).ok());
-  ASSERT_TRUE(store_.Schedule("ghost", {}, now_, false, now_ + absl::Seconds(5)).ok());
-  EXPECT_EQ(store_.Backlog()->first, 0);
+  ASSERT_TRUE(store_.WakePlan(UserKey("hana"), now_ + absl::Seconds(5), now_).ok());
+  ASSERT_TRUE(store_.WakePlan(UserKey("ghost"), now_ + absl::Seconds(5), now_).ok());
+  EXPECT_EQ(store_.DuePlanCount()->first, 2);
 
   Dispatcher dispatcher(&store_, &texts_, ScheduleRules{}, DispatcherOptions{});
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_.ReadOutbox(&cursors, 1000, absl::ZeroDuration()).ok());
+  // Within the create grace the entry without a plan is kept (her create may be storing it).
   now_ += absl::Seconds(10);
-  auto refilled = dispatcher.RefillAll(now_);
-  ASSERT_TRUE(refilled.ok());
-  EXPECT_EQ(*refilled, 1);
-  EXPECT_GT(store_.Backlog()->first, 0);  // her nudges are in the due index now
-
-  now_ += absl::Minutes(5);  // past any refill lease
-  const std::string ghost = UserKey("ghost");
-  auto again = store_.ClaimRefills(UserBucket(ghost, store_.num_buckets()), 100, absl::Minutes(1));
-  ASSERT_TRUE(again.ok());
-  for (const std::string& k : *again) EXPECT_NE(k, ghost);
+  for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(dispatcher.DispatchBucket(b).ok());
+  EXPECT_EQ(store_.DuePlanCount()->first, 2);
+  // Then it is forgotten; hers stays, and her occurrences come out as they fall due.
+  for (const absl::Time end = now_ + absl::Hours(3); now_ <= end; now_ += absl::Minutes(5)) {
+    for (int b = 0; b < store_.num_buckets(); ++b) ASSERT_TRUE(dispatcher.DispatchBucket(b).ok());
+  }
+  EXPECT_EQ(store_.DuePlanCount()->first, 1);
+  EXPECT_EQ(store_.DuePlanCount()->second, 0);  // no claim left open
+  auto out = store_.ReadOutbox(&cursors, 1000, absl::ZeroDuration());
+  ASSERT_TRUE(out.ok());
+  ASSERT_FALSE(out->empty());
+  std::set<std::string> ids;
+  for (const OutboxEntry& e : *out) {
+    EXPECT_EQ(e.user_key, UserKey("hana"));
+    EXPECT_TRUE(ids.insert(e.nudge_id).second) << e.nudge_id;  // each once
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // scheduling dedup and replacement, plan CRUD with etags and idempotent create.
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -187,9 +188,12 @@ TEST_P(StoreTest, ReplaceCancelAndDelete) {
   ASSERT_TRUE(added.ok());
   EXPECT_EQ(*added, 2);
   EXPECT_EQ(store_->Backlog()->first, 2);  // x replaced away; y and z pending
+  // Occurrences are derived from the plan, so Cancel counts what was not cancelled before (both
+  // ids); y also leaves the per-occurrence index it was scheduled in.
   auto cancelled = store_->Cancel("u1", {"y", "nope"});
   ASSERT_TRUE(cancelled.ok());
-  EXPECT_EQ(*cancelled, 1);
+  EXPECT_EQ(*cancelled, 2);
+  EXPECT_EQ(*store_->Cancel("u1", {"y"}), 0);  // already cancelled
   auto state = store_->GetUserState("u1");
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->cancelled.size(), 2u);
@@ -345,6 +349,121 @@ TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
   EXPECT_EQ(state->snoozes[0], "payload");
   ASSERT_EQ(state->cancelled.size(), 1u);
   EXPECT_EQ(state->cancelled[0], "hyd-20260308-2-0123456789abcdef");
+}
+
+// The per-plan due index: one entry per user, claimed under a lease with a fence; only the
+// current claim's commit publishes and moves her on, a claim taken over after its lease ran out
+// is refused, and a write during a claim makes her due again at its commit.
+TEST_P(StoreTest, PerPlanDueIndexPublishesOnlyUnderTheCurrentFence) {
+  const std::string k = UserKey("fenced-user");
+  const int bucket = UserBucket(k, store_->num_buckets());
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->WakePlan(k, now - absl::Seconds(1), now - absl::Seconds(10)).ok());
+  ASSERT_TRUE(store_->WakePlan(k, now + absl::Hours(1), now).ok());  // only ever earlier
+  EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{1, 0}));
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_->ReadOutbox(&cursors, 100, absl::ZeroDuration()).ok());  // start at the end
+
+  auto a = store_->ClaimDuePlans(bucket, 10, absl::Milliseconds(200));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->plans.size(), 1u);
+  EXPECT_EQ(a->plans[0].user_key, k);
+  EXPECT_EQ(a->plans[0].watermark_ms, absl::ToUnixMillis(now - absl::Seconds(10)));
+  EXPECT_EQ(store_->DuePlanCount()->second, 1);
+  EXPECT_TRUE(store_->ClaimDuePlans(bucket, 10, absl::Seconds(1))->plans.empty());  // leased
+  absl::SleepFor(absl::Milliseconds(400));                                          // A "dies"
+  auto b = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->plans.size(), 1u);
+  EXPECT_NE(b->plans[0].fence, a->plans[0].fence);
+  EXPECT_EQ(b->plans[0].watermark_ms, a->plans[0].watermark_ms);  // nothing was committed
+
+  auto commit = [&](const DueClaim& c, int64_t next_due_ms) {
+    PlanCommit pc;
+    pc.user_key = k;
+    pc.fence = c.plans[0].fence;
+    pc.watermark_ms = c.server_now_ms;
+    pc.next_due_ms = next_due_ms;
+    pc.items.push_back({"n1", c.server_now_ms - 1000, "payload-n1"});
+    return store_->CommitDuePlans(bucket, {pc});
+  };
+  const int64_t later = absl::ToUnixMillis(now + absl::Hours(1));
+  auto ra = commit(*a, later);  // the dead replica's commit arrives late: refused
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  EXPECT_EQ(ra->published, 0);
+  EXPECT_EQ(ra->fenced, 1);
+  auto rb = commit(*b, later);
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(rb->published, 1);
+  EXPECT_EQ(rb->fenced, 0);
+  EXPECT_EQ(commit(*b, later)->fenced, 1);  // that claim is over
+  auto out = store_->ReadOutbox(&cursors, 100, absl::Milliseconds(100));
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].nudge_id, "n1");
+  EXPECT_EQ((*out)[0].user_key, k);
+  EXPECT_EQ((*out)[0].payload, "payload-n1");
+  EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{1, 0}));
+  auto idle = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(idle.ok());
+  EXPECT_TRUE(idle->plans.empty());
+  EXPECT_EQ(idle->earliest_ms, later);  // what a waiting dispatcher sleeps until
+
+  // Changed while claimed: the commit's next due time is not trusted, she is due at once, with
+  // the committed watermark.
+  ASSERT_TRUE(store_->WakePlan(k, now - absl::Seconds(1), now).ok());
+  auto c = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_EQ(c->plans.size(), 1u);
+  EXPECT_EQ(c->plans[0].watermark_ms, b->server_now_ms);
+  ASSERT_TRUE(store_->WakePlan(k, now + absl::Hours(2), now).ok());
+  PlanCommit pc{k, c->plans[0].fence, c->server_now_ms, later, {}};
+  EXPECT_EQ(store_->CommitDuePlans(bucket, {pc})->fenced, 0);
+  auto d = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_EQ(d->plans.size(), 1u);
+  EXPECT_EQ(d->plans[0].watermark_ms, c->server_now_ms);
+
+  // Deleted during a claim: the claim's commit is refused and she is forgotten.
+  ASSERT_TRUE(store_->DropDuePlan(k).ok());
+  PlanCommit pd{k, d->plans[0].fence, d->server_now_ms, later, {{"n2", 0, "p"}}};
+  EXPECT_EQ(store_->CommitDuePlans(bucket, {pd})->fenced, 1);
+  EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{0, 0}));
+}
+
+// Migration of the per-occurrence layout: when she enters the per-plan index, her pending
+// occurrences after the watermark leave the old index (the dispatcher derives them now); the ones
+// due at or before it stay there for the legacy drain. Each comes out of exactly one of the two.
+TEST_P(StoreTest, EnteringThePerPlanIndexHandsOverHerLaterOccurrences) {
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(
+      store_
+          ->Schedule("u1",
+                     {Nudge("past", now - absl::Seconds(30)),
+                      Nudge("soon", now + absl::Minutes(10)), Nudge("later", now + absl::Hours(5))},
+                     now - absl::Minutes(1), false, now - absl::Seconds(1))
+          .ok());
+  ASSERT_TRUE(store_
+                  ->Schedule("u2", {Nudge("other", now + absl::Minutes(10))}, now, false,
+                             now - absl::Seconds(1))
+                  .ok());
+  EXPECT_EQ(store_->Backlog()->first, 4);
+  ASSERT_TRUE(store_->WakePlan(UserKey("u1"), now + absl::Minutes(10), now).ok());
+  EXPECT_EQ(store_->Backlog()->first, 2);  // "past" (hers, before the watermark) and u2's
+  // Her refill entry went with it: the migration loop will not pick her again.
+  std::set<std::string> refills;
+  for (int b = 0; b < store_->num_buckets(); ++b) {
+    auto r = store_->ClaimRefills(b, 100, absl::Minutes(1));
+    ASSERT_TRUE(r.ok());
+    refills.insert(r->begin(), r->end());
+  }
+  EXPECT_FALSE(refills.count(UserKey("u1")));
+  EXPECT_TRUE(refills.count(UserKey("u2")));  // not migrated yet
+  // Waking her again (she is in the index now) removes nothing more.
+  ASSERT_TRUE(
+      store_
+          ->Schedule("u1", {Nudge("again", now + absl::Hours(6))}, now, false, absl::InfinitePast())
+          .ok());
+  ASSERT_TRUE(store_->WakePlan(UserKey("u1"), now, now).ok());
+  EXPECT_EQ(store_->Backlog()->first, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));

@@ -289,4 +289,52 @@ WaterResult ReminderCore::AfterWater(const ValidPlan& vp, absl::CivilDay day, in
   return r;
 }
 
+DueWork DueForDispatch(const Plan& plan, const ScheduleRules& rules, const UserState& state,
+                       absl::Time watermark, absl::Time now, absl::Duration misfire,
+                       absl::Time not_before) {
+  DueWork w;
+  std::set<std::string> skip(state.acknowledged.begin(), state.acknowledged.end());
+  skip.insert(state.cancelled.begin(), state.cancelled.end());
+  // A watermark days old (long downtime) cannot hold anything deliverable before the misfire
+  // threshold: plan from at most two days back (misfires counted there), so a claim costs about
+  // the same whatever her watermark.
+  const absl::Time bound = now - std::max(misfire + absl::Hours(1), absl::Hours(48));
+  const absl::Time start = std::max({watermark, bound, not_before});
+  const absl::Time cutoff = now - misfire;
+  auto take = [&](v1::Nudge n, absl::Time due) {
+    if (due < cutoff) {
+      ++w.misfired;
+    } else {
+      w.publish.push_back(std::move(n));
+    }
+  };
+  const absl::Time lookahead = now + absl::Hours(24);
+  w.next_due = absl::InfiniteFuture();
+  // Occurrences are whole seconds; the window is (watermark, now].
+  for (const Occurrence& o :
+       PlanOccurrences(plan, rules, start, lookahead + absl::Milliseconds(1))) {
+    if (o.due <= watermark || skip.count(o.nudge_id)) continue;
+    if (o.due <= now) {
+      take(ReminderCore::ToNudge(plan, o), o.due);
+    } else {
+      w.next_due = std::min(w.next_due, o.due);
+    }
+  }
+  for (const v1::Nudge& n : state.snoozes) {
+    const absl::Time due = DueOf(n);
+    if (due <= watermark || skip.count(n.nudge_id())) continue;
+    if (due <= now) {
+      if (due >= bound) take(n, due);
+    } else {
+      w.next_due = std::min(w.next_due, due);
+    }
+  }
+  std::sort(w.publish.begin(), w.publish.end(), [](const v1::Nudge& a, const v1::Nudge& b) {
+    if (DueOf(a) != DueOf(b)) return DueOf(a) < DueOf(b);
+    return a.nudge_id() < b.nudge_id();
+  });
+  if (w.next_due == absl::InfiniteFuture()) w.next_due = lookahead;
+  return w;
+}
+
 }  // namespace legwise::reminder

@@ -81,6 +81,23 @@ struct WaterResult {
   std::vector<std::string> drop;
 };
 
+// What the dispatcher does for one claimed plan: the occurrences due in (watermark, now] that are
+// neither acknowledged nor cancelled (snoozes included), split into those to publish and those
+// older than the misfire threshold (dropped, counted), and when her plan is next due.
+struct DueWork {
+  std::vector<legwise::reminder::v1::Nudge> publish;  // no texts, in (due, id) order
+  int misfired = 0;
+  // Her next occurrence after now; when none lies within a day, a re-check a day from now.
+  absl::Time next_due;
+};
+// `not_before`: occurrences of the plan itself due before it are not hers to deliver (the plan's
+// update time: a changed plan does not send what its new schedule placed in the past). Snoozes are
+// delivered whatever it is. Pure: the same arguments give the same nudge ids, which is what makes a
+// claim taken over after a replica died publish exactly what the dead one would have.
+DueWork DueForDispatch(const Plan& plan, const ScheduleRules& rules, const UserState& state,
+                       absl::Time watermark, absl::Time now, absl::Duration misfire,
+                       absl::Time not_before);
+
 class ReminderCore {
  public:
   // `tokens` signs page tokens; it must outlive the core.

@@ -1,5 +1,6 @@
 #include "services/reminder/delivery/dispatcher.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,11 +11,37 @@
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
+#include "services/reminder/core/reminder_core.h"
 #include "services/reminder/delivery/scheduling.h"
 #include "services/reminder/planner/plan.h"
 
 namespace legwise::reminder {
 namespace v1 = ::legwise::reminder::v1;
+
+namespace {
+
+// How long an entry without a plan is kept after it was made (a create in progress).
+constexpr absl::Duration kCreateGrace = absl::Minutes(1);
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+UserState CoreState(const UserNudgeState& in) {
+  UserState out;
+  out.acknowledged = in.acknowledged;
+  out.cancelled = in.cancelled;
+  for (const std::string& payload : in.snoozes) {
+    v1::Nudge n;
+    if (n.ParseFromString(payload)) {
+      TakePayloadWaterTarget(&n);
+      out.snoozes.push_back(std::move(n));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(ReminderStore* store, NudgeTextProvider* texts, ScheduleRules rules,
                        DispatcherOptions options)
@@ -28,7 +55,9 @@ Dispatcher::Dispatcher(ReminderStore* store, NudgeTextProvider* texts, ScheduleR
   m.Describe("legwise_reminder_misfired_total", "counter",
              "Occurrences skipped because they were older than the misfire threshold.");
   m.Describe("legwise_reminder_reaped_total", "counter",
-             "Expired leases returned to the due index.");
+             "Expired leases of the per-occurrence layout returned to its due index.");
+  m.Describe("legwise_reminder_fenced_total", "counter",
+             "Plan commits refused because their claim had been taken over.");
   m.Describe("legwise_reminder_dispatch_lag_seconds", "histogram",
              "Due time to claim time, on the store's clock.");
 }
@@ -51,7 +80,92 @@ void Dispatcher::Stop() {
   threads_.clear();
 }
 
-absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket) {
+absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket, DueClaim* claim_out) {
+  int legacy = 0;
+  if (options_.drain_legacy) {
+    absl::StatusOr<int> n = DrainLegacy(bucket);
+    if (!n.ok()) return n.status();
+    legacy = *n;
+  }
+  absl::StatusOr<DueClaim> claim =
+      store_->ClaimDuePlans(bucket, options_.batch_size, options_.lease);
+  if (!claim.ok()) return claim.status();
+  if (claim_out != nullptr) *claim_out = *claim;
+  if (claim->plans.empty()) return legacy;
+  std::vector<std::string> keys;
+  keys.reserve(claim->plans.size());
+  for (const DuePlan& p : claim->plans) keys.push_back(p.user_key);
+  auto loaded = store_->GetPlansAndStatesByKey(keys);
+  const absl::Time now = absl::FromUnixMillis(claim->server_now_ms);
+  std::vector<PlanCommit> commits;
+  int misfired = 0;
+  for (size_t i = 0; i < claim->plans.size(); ++i) {
+    const DuePlan& due = claim->plans[i];
+    PlanCommit c;
+    c.user_key = due.user_key;
+    c.fence = due.fence;
+    c.watermark_ms = claim->server_now_ms;
+    if (i >= loaded.size()) break;
+    if (absl::IsNotFound(loaded[i].status())) {
+      if (claim->server_now_ms - due.watermark_ms < absl::ToInt64Milliseconds(kCreateGrace)) {
+        // A create may be storing her plan right now (its entry comes first): look again soon.
+        c.watermark_ms = due.watermark_ms;
+        c.next_due_ms = claim->server_now_ms + absl::ToInt64Milliseconds(absl::Seconds(5));
+      } else {
+        c.next_due_ms = -1;  // no plan (deleted, or a create that never stored it): forget her
+      }
+      commits.push_back(std::move(c));
+      continue;
+    }
+    if (!loaded[i].ok()) continue;  // her lease runs out and the next claim retries
+    absl::StatusOr<ValidPlan> plan = ReminderCore::FromStored(std::move(loaded[i]->first));
+    if (!plan.ok()) {
+      LogWarning("stored_plan_unreadable", {{"bucket", bucket}});
+      c.watermark_ms = due.watermark_ms;
+      c.next_due_ms = claim->server_now_ms + absl::ToInt64Milliseconds(absl::Hours(1));
+      commits.push_back(std::move(c));
+      continue;
+    }
+    const UserState state = CoreState(loaded[i]->second);
+    DueWork work =
+        DueForDispatch(plan->plan, rules_, state, absl::FromUnixMillis(due.watermark_ms), now,
+                       options_.misfire_threshold, FromTimestamp(plan->proto.update_time()));
+    misfired += work.misfired;
+    const int32_t target = WaterTargetMl(plan->plan, rules_);
+    for (v1::Nudge& n : work.publish) {
+      const auto texts = texts_->Get(n.locale());
+      const int k = static_cast<int>(n.kind());
+      const NudgeText t = texts->Render(static_cast<NudgeKind>(IsNudgeKind(k) ? k : 1), target);
+      n.set_title(t.title);
+      n.set_body(t.body);
+      n.set_locale(texts->locale);
+      const int64_t due_ms = n.due_time().seconds() * 1000 + n.due_time().nanos() / 1000000;
+      Metrics::Default().Observe("legwise_reminder_dispatch_lag_seconds", {},
+                                 static_cast<double>(claim->server_now_ms - due_ms) / 1000.0);
+      c.items.push_back({n.nudge_id(), due_ms, n.SerializeAsString()});
+    }
+    c.next_due_ms = absl::ToUnixMillis(work.next_due);
+    commits.push_back(std::move(c));
+  }
+  if (misfired > 0) {
+    skipped_ += misfired;
+    Metrics::Default().Increment("legwise_reminder_misfired_total", {}, misfired);
+    LogWarning("nudges_misfired", {{"count", misfired}, {"bucket", bucket}});
+  }
+  absl::StatusOr<CommitResult> r = store_->CommitDuePlans(bucket, commits);
+  if (!r.ok()) return r.status();  // the leases run out and the next claims recompute them
+  published_ += r->published;
+  Metrics::Default().Increment("legwise_reminder_published_total", {}, r->published);
+  if (r->fenced > 0) {
+    fenced_ += r->fenced;
+    Metrics::Default().Increment("legwise_reminder_fenced_total", {}, r->fenced);
+  }
+  return legacy + r->published;
+}
+
+// The per-occurrence layout before the per-plan index (see WakePlan): occurrences still in it are
+// claimed and published as they were, until it is empty.
+absl::StatusOr<int> Dispatcher::DrainLegacy(int bucket) {
   const std::string token = absl::StrCat(options_.replica_id, ":", claim_seq_.fetch_add(1));
   absl::StatusOr<ClaimResult> claim =
       store_->Claim(bucket, options_.batch_size, token, options_.lease, options_.misfire_threshold);
@@ -110,7 +224,7 @@ absl::StatusOr<int> Dispatcher::ReapAll() {
   return total;
 }
 
-absl::StatusOr<int> Dispatcher::RefillAll(absl::Time now) {
+absl::StatusOr<int> Dispatcher::MigrateAll(absl::Time now) {
   int users = 0;
   for (int b = 0; b < store_->num_buckets(); ++b) {
     absl::StatusOr<std::vector<std::string>> keys = store_->ClaimRefills(b, 200, absl::Minutes(1));
@@ -121,39 +235,45 @@ absl::StatusOr<int> Dispatcher::RefillAll(absl::Time now) {
         (void)store_->DropRefill(key);  // no plan (deleted, or a create that never stored it)
         continue;
       }
-      if (!proto.ok()) continue;  // retried when the lease ends
-      absl::StatusOr<Plan> plan = PlanFromProto(*proto);
-      if (!plan.ok()) continue;
-      absl::StatusOr<int> n =
-          ScheduleHorizon(*store_, rules_, *plan, now, options_.horizon, /*replace=*/false);
-      if (n.ok()) ++users;
+      if (!proto.ok()) continue;  // retried when the refill lease ends
+      // Due now: the first claim sets her next due time. Entering the per-plan index removes her
+      // per-occurrence entries after `now` and her refill entry.
+      if (store_->WakePlan(key, now, now).ok()) ++users;
     }
   }
+  if (users > 0) LogInfo("plans_migrated", {{"count", users}});
   return users;
 }
 
 void Dispatcher::WorkerLoop(int index) {
   const int n = store_->num_buckets();
-  int start = (index * n) / std::max(1, options_.worker_threads);
+  const int threads = std::max(1, options_.worker_threads);
+  std::vector<int> mine;
+  for (int b = index; b < n; b += threads) mine.push_back(b);
+  // When each of my buckets is to be claimed next (local clock).
+  std::vector<absl::Time> next(mine.size(), absl::Now());
   while (!stop_) {
-    int published = 0;
-    bool error = false;
-    for (int i = 0; i < n && !stop_; ++i) {
-      const int b = (start + i) % n;
-      // Drain the bucket while full batches keep coming.
-      while (!stop_) {
-        absl::StatusOr<int> got = DispatchBucket(b);
-        if (!got.ok()) {
-          error = true;
-          break;
+    absl::Time now = absl::Now();
+    for (size_t i = 0; i < mine.size() && !stop_; ++i) {
+      if (next[i] > now) continue;
+      DueClaim claim;
+      absl::StatusOr<int> got = DispatchBucket(mine[i], &claim);
+      now = absl::Now();
+      if (!got.ok()) {
+        next[i] = now + absl::Milliseconds(200);
+      } else if (*got > 0 || static_cast<int>(claim.plans.size()) >= options_.batch_size) {
+        next[i] = now;  // a full batch, or something published: more may be due
+      } else {
+        absl::Duration wait = options_.max_idle_wait;
+        if (claim.earliest_ms >= 0) {
+          wait = std::min(wait, absl::Milliseconds(claim.earliest_ms - claim.server_now_ms));
         }
-        published += *got;
-        if (*got < options_.batch_size) break;
+        next[i] = now + std::max(wait, absl::ZeroDuration());
       }
     }
-    start = (start + 1) % n;  // replicas and threads do not all hit the same bucket first
-    if (published == 0 || error)
-      absl::SleepFor(error ? absl::Milliseconds(200) : options_.idle_sleep);
+    const absl::Time wake = *std::min_element(next.begin(), next.end());
+    const absl::Duration sleep = std::min(wake - absl::Now(), absl::Milliseconds(100));
+    if (sleep > absl::ZeroDuration()) absl::SleepFor(sleep);
   }
 }
 
@@ -162,7 +282,7 @@ void Dispatcher::MaintenanceLoop() {
   while (!stop_) {
     if (absl::Now() >= next) {
       (void)ReapAll();
-      (void)RefillAll(absl::Now());
+      (void)MigrateAll(absl::Now());
       next = absl::Now() + options_.maintenance_interval;
     }
     absl::SleepFor(absl::Milliseconds(20));

@@ -1,8 +1,12 @@
-// The dispatcher: every replica runs one. It claims due occurrences bucket by bucket (an atomic
-// store operation on the store's clock: due -> in flight with a lease), adds the localized texts,
-// and publishes them to the outbox (atomic again: only while it still holds the lease), so with any
-// number of replicas each occurrence is published once. A maintenance thread returns expired leases
-// (a replica died between claim and publish) and extends users' planning horizons (refill).
+// The dispatcher: every replica runs one. The due index holds one entry per plan (when it is next
+// due); the dispatcher claims due plans bucket by bucket under a lease with a fencing token (an
+// atomic store step on the store's clock), reads their plans and states in one round trip, derives
+// the occurrences due since each one's watermark (DueForDispatch: the same ids whoever computes
+// them), adds the localized texts, and commits per bucket in one atomic step that checks each
+// fence, appends to the outbox, advances the watermark and sets the next due time. A replica that
+// dies mid-way loses its lease; the next claim recomputes the same occurrences: exactly once.
+// Idle, a worker waits until the earliest due time its buckets reported (at most
+// `max_idle_wait`), so an idle replica costs about one claim per bucket per max_idle_wait.
 #ifndef LEGWISE_SERVICES_REMINDER_DELIVERY_DISPATCHER_H_
 #define LEGWISE_SERVICES_REMINDER_DELIVERY_DISPATCHER_H_
 
@@ -30,12 +34,16 @@ struct DispatcherOptions {
   absl::Duration lease = absl::Seconds(10);
   // Occurrences later than this at claim time are skipped, not delivered (after downtime).
   absl::Duration misfire_threshold = absl::Minutes(30);
-  // Pause when nothing was due in a full pass over the buckets.
+  // Pause when nothing was due in a full pass over the buckets (old per-occurrence loop; unused).
   absl::Duration idle_sleep = absl::Milliseconds(50);
-  // How often expired leases are reaped and refills looked for.
+  // Longest wait before a bucket is claimed again when it reported nothing due sooner (bounds how
+  // late a write that made her due sooner, e.g. a plan update, is seen).
+  absl::Duration max_idle_wait = absl::Milliseconds(500);
+  // How often expired legacy leases are reaped and old-layout plans migrated.
   absl::Duration maintenance_interval = absl::Seconds(1);
-  // How far ahead occurrences are scheduled.
-  absl::Duration horizon = absl::Hours(48);
+  // Also drain occurrences still in the per-occurrence layout (a Redis written by the previous
+  // version); each bucket's legacy index is claimed with the per-plan one.
+  bool drain_legacy = true;
   // Claim/publish threads.
   int worker_threads = 2;
 };
@@ -54,16 +62,20 @@ class Dispatcher {
   // Stops and joins them (claims in progress are published or left to the reaper).
   void Stop();
 
-  // One claim + publish on one bucket. Returns how many were published.
-  absl::StatusOr<int> DispatchBucket(int bucket);
-  // Returns expired leases of every bucket to the due index. Returns how many.
+  // One claim + commit of due plans on one bucket. Returns how many occurrences were published;
+  // `claim` (optional) receives the claim (its earliest due time tells when to come back).
+  absl::StatusOr<int> DispatchBucket(int bucket, DueClaim* claim = nullptr);
+  // The previous layout, until it is empty: one claim + publish of per-occurrence entries of
+  // `bucket`; expired leases of those back to their index; users with a refill entry (a plan
+  // scheduled by the previous version) moved into the per-plan index. Each returns how many.
+  absl::StatusOr<int> DrainLegacy(int bucket);
   absl::StatusOr<int> ReapAll();
-  // Extends the horizon of users whose refill is due. Returns how many users were refilled.
-  absl::StatusOr<int> RefillAll(absl::Time now);
+  absl::StatusOr<int> MigrateAll(absl::Time now);
 
   uint64_t published() const { return published_.load(); }
   uint64_t skipped() const { return skipped_.load(); }
   uint64_t reaped() const { return reaped_.load(); }
+  uint64_t fenced() const { return fenced_.load(); }
 
  private:
   void WorkerLoop(int index);
@@ -77,6 +89,7 @@ class Dispatcher {
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> reaped_{0};
+  std::atomic<uint64_t> fenced_{0};
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

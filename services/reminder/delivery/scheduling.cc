@@ -1,5 +1,6 @@
 #include "services/reminder/delivery/scheduling.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -87,6 +88,37 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
     if (absl::StatusOr<int> c = store.Cancel(plan.user_id, moved); !c.ok()) return c.status();
   }
   return store.Schedule(plan.user_id, nudges, from, replace, from + horizon / 2);
+}
+
+absl::StatusOr<absl::Time> RelocateSnoozes(ReminderStore& store, const Plan& plan,
+                                           absl::Time from) {
+  absl::StatusOr<UserNudgeState> state = store.GetUserState(plan.user_id);
+  if (!state.ok()) return state.status();
+  std::set<std::string> skip(state->acknowledged.begin(), state->acknowledged.end());
+  skip.insert(state->cancelled.begin(), state->cancelled.end());
+  std::vector<std::string> moved;
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const std::string& payload : state->snoozes) {
+    v1::Nudge n;
+    if (!n.ParseFromString(payload) || skip.count(n.nudge_id())) continue;
+    const absl::Time due = absl::FromUnixSeconds(n.due_time().seconds());
+    const int kind = static_cast<int>(n.kind());
+    if (due < from || !IsNudgeKind(kind)) continue;
+    const Occurrence o = MakeSnoozeOccurrence(plan, static_cast<NudgeKind>(kind), due, 0);
+    if (o.nudge_id == n.nudge_id()) continue;
+    // The new one first: if a later step fails, she keeps a snooze (at worst both, never none).
+    if (absl::Status s =
+            store.AddSnooze(plan.user_id, ToScheduled(plan, o), from - absl::Hours(48));
+        !s.ok()) {
+      return s;
+    }
+    moved.push_back(n.nudge_id());
+    earliest = std::min(earliest, o.due);
+  }
+  if (!moved.empty()) {
+    if (absl::StatusOr<int> c = store.Cancel(plan.user_id, moved); !c.ok()) return c.status();
+  }
+  return earliest;
 }
 
 }  // namespace legwise::reminder

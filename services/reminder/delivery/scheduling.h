@@ -36,6 +36,12 @@ absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& r
                                     const Plan& plan, absl::Time from, absl::Duration horizon,
                                     bool replace);
 
+// After her plan changed: each pending snooze (due at or after `from`) that the new plan places
+// elsewhere (e.g. in her new quiet hours) is recorded at its new time under a new id, and the old
+// id cancelled so it is neither listed nor delivered. Returns the earliest due time of the moved
+// snoozes (InfiniteFuture when none moved), for the due index.
+absl::StatusOr<absl::Time> RelocateSnoozes(ReminderStore& store, const Plan& plan, absl::Time from);
+
 }  // namespace legwise::reminder
 
 #endif  // LEGWISE_SERVICES_REMINDER_DELIVERY_SCHEDULING_H_

@@ -138,14 +138,14 @@ absl::StatusOr<int> MemoryReminderStore::Cancel(absl::string_view user_id,
     c = c->second < cutoff ? u.cancel.erase(c) : std::next(c);
   }
   for (const std::string& id : nudge_ids) {
-    u.cancel[id] = now;
+    if (u.cancel.insert_or_assign(id, now).second) ++n;  // newly cancelled
+    // Occurrences of the earlier per-occurrence index (still read by its dispatcher path).
     const std::string m = MemberOf(uk, id);
     auto it = b.due_of.find(m);
     if (it != b.due_of.end()) {
       b.due.erase({it->second, m});
       b.payload.erase(m);
       b.due_of.erase(it);
-      ++n;
     }
   }
   return n;
@@ -361,6 +361,134 @@ absl::StatusOr<std::pair<int64_t, int64_t>> MemoryReminderStore::Backlog() {
   for (const Bucket& b : buckets_) {
     out.first += static_cast<int64_t>(b.due.size());
     out.second += static_cast<int64_t>(b.inflight.size());
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>>
+MemoryReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) {
+  std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>> out;
+  for (const std::string& k : user_keys) {
+    absl::StatusOr<v1::ReminderPlan> plan = GetPlanByKey(k);
+    if (!plan.ok()) {
+      out.push_back(plan.status());
+      continue;
+    }
+    absl::StatusOr<UserNudgeState> state = GetUserState(plan->user_id());
+    if (!state.ok()) {
+      out.push_back(state.status());
+      continue;
+    }
+    out.push_back(std::make_pair(*std::move(plan), *std::move(state)));
+  }
+  return out;
+}
+
+absl::Status MemoryReminderStore::WakePlan(absl::string_view user_key, absl::Time due,
+                                           absl::Time watermark) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[UserBucket(user_key, num_buckets_)];
+  const std::string u(user_key);
+  if (b.fence_of.count(u)) b.dirty.insert(u);
+  const int64_t ms = absl::ToUnixMillis(due);
+  if (auto it = b.next_of.find(u); it == b.next_of.end() || ms < it->second) b.SetNext(u, ms);
+  const int64_t wm = absl::ToUnixMillis(watermark);
+  if (b.watermark.try_emplace(u, wm).second) {
+    // She enters the per-plan index: her pending per-occurrence entries after the watermark are
+    // now derived by the dispatcher (see the Redis store's WakePlan).
+    auto& sched = b.scheduled[u];
+    for (auto it = sched.begin(); it != sched.end();) {
+      if (it->second > wm && b.due_of.erase(it->first)) {
+        b.due.erase({it->second, it->first});
+        b.payload.erase(it->first);
+        it = sched.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    b.refill.erase(u);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryReminderStore::DropDuePlan(absl::string_view user_key) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[UserBucket(user_key, num_buckets_)];
+  const std::string u(user_key);
+  b.EraseNext(u);
+  b.watermark.erase(u);
+  b.fence_of.erase(u);
+  b.dirty.erase(u);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DueClaim> MemoryReminderStore::ClaimDuePlans(int bucket, int max,
+                                                            absl::Duration lease) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  DueClaim out;
+  out.server_now_ms = NowMs();
+  std::vector<std::string> users;
+  for (auto it = b.next.begin();
+       it != b.next.end() && it->first <= out.server_now_ms && static_cast<int>(users.size()) < max;
+       ++it) {
+    users.push_back(it->second);
+  }
+  if (!users.empty()) {
+    const int64_t fence = ++b.fence;
+    for (const std::string& u : users) {
+      b.SetNext(u, out.server_now_ms + absl::ToInt64Milliseconds(lease));
+      b.fence_of[u] = fence;
+      b.dirty.erase(u);
+      auto w = b.watermark.find(u);
+      out.plans.push_back({u, fence, w != b.watermark.end() ? w->second : out.server_now_ms});
+    }
+  }
+  if (!b.next.empty()) out.earliest_ms = b.next.begin()->first;
+  return out;
+}
+
+absl::StatusOr<CommitResult> MemoryReminderStore::CommitDuePlans(
+    int bucket, const std::vector<PlanCommit>& commits) {
+  absl::MutexLock lock(&mu_);
+  Bucket& b = buckets_[bucket];
+  CommitResult out;
+  const int64_t now = NowMs();
+  for (const PlanCommit& c : commits) {
+    auto f = b.fence_of.find(c.user_key);
+    if (f == b.fence_of.end() || f->second != c.fence) {
+      ++out.fenced;
+      continue;
+    }
+    auto l = listening_.find(c.user_key);
+    const bool live = l != listening_.end() && l->second >= now;
+    for (const FeedItem& it : c.items) {
+      outbox_.push_back({absl::StrCat("0-", outbox_.size() + 1), it.nudge_id, c.user_key, it.due_ms,
+                         now, it.payload});
+      if (live) live_.push_back(outbox_.back());
+      ++out.published;
+    }
+    b.fence_of.erase(f);
+    if (b.dirty.erase(c.user_key) > 0) {
+      b.watermark[c.user_key] = c.watermark_ms;
+      b.SetNext(c.user_key, now);
+    } else if (c.next_due_ms < 0) {
+      b.EraseNext(c.user_key);
+      b.watermark.erase(c.user_key);
+    } else {
+      b.watermark[c.user_key] = c.watermark_ms;
+      b.SetNext(c.user_key, c.next_due_ms);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> MemoryReminderStore::DuePlanCount() {
+  absl::MutexLock lock(&mu_);
+  std::pair<int64_t, int64_t> out{0, 0};
+  for (const Bucket& b : buckets_) {
+    out.first += static_cast<int64_t>(b.next_of.size());
+    out.second += static_cast<int64_t>(b.fence_of.size());
   }
   return out;
 }

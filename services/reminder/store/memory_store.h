@@ -64,6 +64,15 @@ class MemoryReminderStore : public ReminderStore {
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
   absl::Status Ping() override { return absl::OkStatus(); }
 
+  std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
+  GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) override;
+  absl::Status WakePlan(absl::string_view user_key, absl::Time due, absl::Time watermark) override;
+  absl::Status DropDuePlan(absl::string_view user_key) override;
+  absl::StatusOr<DueClaim> ClaimDuePlans(int bucket, int max, absl::Duration lease) override;
+  absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
+                                              const std::vector<PlanCommit>& commits) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() override;
+
  private:
   struct UserData {
     legwise::reminder::v1::ReminderPlan plan;
@@ -82,6 +91,24 @@ class MemoryReminderStore : public ReminderStore {
     std::map<std::string, int64_t> lease_until;                       // member -> ms
     std::map<std::string, std::map<std::string, int64_t>> scheduled;  // user key -> member -> due
     std::map<std::string, int64_t> refill;                            // user key -> ms
+    // The per-plan due index.
+    std::set<std::pair<int64_t, std::string>> next;  // (due ms, user key)
+    std::map<std::string, int64_t> next_of;          // user key -> due ms
+    std::map<std::string, int64_t> watermark;        // user key -> ms
+    std::map<std::string, int64_t> fence_of;         // user key -> fence of her claim
+    std::set<std::string> dirty;                     // changed while claimed
+    int64_t fence = 0;
+    void SetNext(const std::string& u, int64_t ms) {
+      if (auto it = next_of.find(u); it != next_of.end()) next.erase({it->second, u});
+      next_of[u] = ms;
+      next.insert({ms, u});
+    }
+    void EraseNext(const std::string& u) {
+      if (auto it = next_of.find(u); it != next_of.end()) {
+        next.erase({it->second, u});
+        next_of.erase(it);
+      }
+    }
   };
   int64_t NowMs() const { return absl::ToUnixMillis(clock_()); }
   std::vector<OutboxEntry> ReadLog(const std::vector<OutboxEntry>& log,

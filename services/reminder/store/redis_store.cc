@@ -263,6 +263,119 @@ redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2])
 return 0
 )lua";
 
+// --- the per-plan due index (rm:{b<b>}:next, :wm, :lease, :dirty, :fence) ---------------------
+
+// KEYS: next, wm, lease, dirty, then the per-occurrence layout: due, pay, her u:<k>, refill.
+// ARGV: user, due_ms, watermark_ms.
+// When she enters the per-plan index (she had no watermark: a new plan, or one scheduled by the
+// per-occurrence layout), her pending per-occurrence entries due after the watermark are removed
+// (the dispatcher derives exactly those now) and her refill entry goes; the ones due at or before
+// it stay in the old index and are drained by the dispatcher's legacy path. Each occurrence comes
+// out of exactly one of the two.
+const std::string kWakePlanScript = absl::StrCat(kNowLua, R"lua(
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then redis.call('HSET', KEYS[4], ARGV[1], '1') end
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then
+  local future = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. ARGV[3], '+inf')
+  local scores = zmscore(KEYS[5], future)
+  local pending = {}
+  for i, m in ipairs(future) do
+    if scores[i] then pending[#pending + 1] = m end
+  end
+  if #pending > 0 then
+    chunked('ZREM', KEYS[5], pending, 1000)
+    chunked('HDEL', KEYS[6], pending, 1000)
+    chunked('ZREM', KEYS[7], pending, 1000)
+  end
+  redis.call('ZREM', KEYS[8], ARGV[1])
+end
+return 1
+)lua");
+
+// KEYS: next, wm, lease, dirty. ARGV: user.
+constexpr char kDropDuePlanScript[] = R"lua(
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+return 1
+)lua";
+
+// KEYS: next, wm, lease, dirty, fence. ARGV: max, lease_ms.
+// Returns {now, earliest (-1 none), fence, user1, watermark1, ...}; a user's entry is moved to the
+// lease's end (taken over then if no commit came), her lease hash entry names the fence.
+const std::string kClaimDueScript = absl::StrCat(kNowLua, R"lua(
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', n2s(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {n2s(now), '-1', '0'}
+if #users > 0 then
+  local fence = redis.call('INCR', KEYS[5])
+  out[3] = tostring(fence)
+  local until_s = n2s(now + tonumber(ARGV[2]))
+  local zargs, hargs = {}, {}
+  for _, u in ipairs(users) do
+    zargs[#zargs + 1] = until_s
+    zargs[#zargs + 1] = u
+    hargs[#hargs + 1] = u
+    hargs[#hargs + 1] = fence
+  end
+  chunked('ZADD', KEYS[1], zargs, 2000)
+  chunked('HSET', KEYS[3], hargs, 2000)
+  chunked('HDEL', KEYS[4], users, 1000)
+  local wms = hmget(KEYS[2], users)
+  for i, u in ipairs(users) do
+    out[#out + 1] = u
+    out[#out + 1] = wms[i] or n2s(now)
+  end
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #first == 2 then out[2] = first[2] end
+return out
+)lua");
+
+// KEYS: next, wm, lease, dirty, outbox, listen, live. ARGV: outbox maxlen, live maxlen, then per
+// user: user, fence, watermark, next_due (-1: forget her), n, then n * (nudge_id, due_ms, payload).
+// Returns {published, fenced}. The outbox entry fields are those the push sender reads.
+const std::string kCommitDueScript = absl::StrCat(kNowLua, R"lua(
+local now_s = n2s(now)
+local listening = redis.call('ZCARD', KEYS[6]) > 0
+local published, fenced = 0, 0
+local i = 3
+while i <= #ARGV do
+  local u, fence, wm, nd, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  local first = i + 5
+  i = first + 3 * n
+  if redis.call('HGET', KEYS[3], u) == fence then
+    local live_ok = false
+    if listening and n > 0 then
+      live_ok = tonumber(redis.call('ZSCORE', KEYS[6], u) or 0) >= now
+    end
+    for j = first, first + 3 * (n - 1), 3 do
+      local oid = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], '*', 'nudge_id', ARGV[j],
+                             'user', u, 'due_ms', ARGV[j + 1], 'pub_ms', now_s, 'nudge', ARGV[j + 2])
+      if live_ok then
+        redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[2], '*', 'nudge_id', ARGV[j], 'user', u,
+                   'due_ms', ARGV[j + 1], 'pub_ms', now_s, 'nudge', ARGV[j + 2], 'oid', oid)
+      end
+      published = published + 1
+    end
+    redis.call('HDEL', KEYS[3], u)
+    if redis.call('HDEL', KEYS[4], u) == 1 then
+      redis.call('HSET', KEYS[2], u, wm)
+      redis.call('ZADD', KEYS[1], now_s, u)
+    elseif nd == '-1' then
+      redis.call('ZREM', KEYS[1], u)
+      redis.call('HDEL', KEYS[2], u)
+    else
+      redis.call('HSET', KEYS[2], u, wm)
+      redis.call('ZADD', KEYS[1], nd, u)
+    end
+  else
+    fenced = fenced + 1
+  end
+end
+return {published, fenced}
+)lua");
+
 std::string UserPrefix(absl::string_view user_key) { return absl::StrCat("rm:{u", user_key, "}:"); }
 std::string BucketPrefix(int bucket) { return absl::StrCat("rm:{b", bucket, "}:"); }
 
@@ -431,13 +544,15 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
                         {"EXPIRE", up + "cancels", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
   if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  // Occurrences are derived (the dispatcher skips cancelled ids); ones still in the
+  // per-occurrence layout (written by the previous version) are removed from it.
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   std::vector<std::string> members;
   for (const std::string& id : nudge_ids) members.push_back(MemberOf(uk, id));
   absl::StatusOr<RedisReply> r = redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, members);
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
-  return static_cast<int>(AsInt(*r));
+  return static_cast<int>(AsInt((*rs)[0]));  // newly cancelled
 }
 
 absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const std::string& nudge_id,
@@ -450,6 +565,7 @@ absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const st
        {"EXPIRE", up + "acks", absl::StrCat(kUserStateTtlSec)}});
   if (!rs.ok()) return rs.status();
   if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  // Still in the per-occurrence layout (written by the previous version): out of it.
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   absl::StatusOr<RedisReply> r =
       redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, {MemberOf(uk, nudge_id)});
@@ -481,9 +597,9 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   return ReadUser(user_id, /*with_plan=*/true);
 }
 
-absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
-    absl::string_view user_id, bool with_plan) {
-  const std::string up = UserPrefix(UserKey(user_id));
+std::vector<std::vector<std::string>> RedisReminderStore::UserReadCommands(
+    absl::string_view user_key, bool with_plan) {
+  const std::string up = UserPrefix(user_key);
   // "ack" (a set) and "snooze" (a hash) are the layout before the bounded state: read while they
   // last (they expire 15 days after their last write), never written.
   std::vector<std::vector<std::string>> cmds = {{"ZRANGE", up + "acks", "0", "-1"},
@@ -493,11 +609,14 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
                                                 {"HVALS", up + "snooze"},
                                                 {"SMEMBERS", up + "cancel"}};
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
-  if (!rs.ok()) return rs.status();
+  return cmds;
+}
+
+absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ParseUserReplies(
+    const RedisReply* rs, bool with_plan) {
   std::pair<v1::ReminderPlan, UserNudgeState> out;
   if (with_plan) {
-    const RedisReply& plan = (*rs)[6];
+    const RedisReply& plan = rs[6];
     if (plan.is_error()) return absl::InternalError(plan.str);
     if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
     absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
@@ -505,13 +624,21 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
     out.first = *std::move(parsed);
   }
   UserNudgeState& state = out.second;
-  for (const RedisReply& e : (*rs)[0].elements) state.acknowledged.push_back(e.str);
-  for (const RedisReply& e : (*rs)[1].elements) state.cancelled.push_back(e.str);
-  for (const RedisReply& e : (*rs)[2].elements) state.snoozes.push_back(e.str);
-  for (const RedisReply& e : (*rs)[3].elements) state.acknowledged.push_back(e.str);
-  for (const RedisReply& e : (*rs)[4].elements) state.snoozes.push_back(e.str);
-  for (const RedisReply& e : (*rs)[5].elements) state.cancelled.push_back(e.str);
+  for (const RedisReply& e : rs[0].elements) state.acknowledged.push_back(e.str);
+  for (const RedisReply& e : rs[1].elements) state.cancelled.push_back(e.str);
+  for (const RedisReply& e : rs[2].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : rs[3].elements) state.acknowledged.push_back(e.str);
+  for (const RedisReply& e : rs[4].elements) state.snoozes.push_back(e.str);
+  for (const RedisReply& e : rs[5].elements) state.cancelled.push_back(e.str);
   return out;
+}
+
+absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
+    absl::string_view user_id, bool with_plan) {
+  absl::StatusOr<std::vector<RedisReply>> rs =
+      redis_->Pipeline(UserReadCommands(UserKey(user_id), with_plan));
+  if (!rs.ok()) return rs.status();
+  return ParseUserReplies(rs->data(), with_plan);
 }
 
 absl::StatusOr<ReminderStore::WaterAdd> RedisReminderStore::AddWater(absl::string_view user_id,
@@ -740,6 +867,128 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
       }
       out.push_back(std::move(e));
     }
+  }
+  return out;
+}
+
+std::string RedisReminderStore::NextKey(int bucket) {
+  return absl::StrCat(BucketPrefix(bucket), "next");
+}
+
+namespace {
+std::vector<std::string> DueKeys(int bucket) {
+  const std::string bp = BucketPrefix(bucket);
+  return {bp + "next", bp + "wm", bp + "lease", bp + "dirty"};
+}
+}  // namespace
+
+absl::Status RedisReminderStore::WakePlan(absl::string_view user_key, absl::Time due,
+                                          absl::Time watermark) {
+  const int bucket = UserBucket(user_key, options_.num_buckets);
+  const std::string bp = BucketPrefix(bucket);
+  std::vector<std::string> keys = DueKeys(bucket);
+  for (std::string k : {bp + "due", bp + "pay", absl::StrCat(bp, "u:", user_key), bp + "refill"}) {
+    keys.push_back(std::move(k));
+  }
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kWakePlanScript, keys,
+                   {std::string(user_key), absl::StrCat(ToMs(due)), absl::StrCat(ToMs(watermark))});
+  if (!r.ok()) return r.status();
+  return ScriptError(*r);
+}
+
+absl::Status RedisReminderStore::DropDuePlan(absl::string_view user_key) {
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kDropDuePlanScript, DueKeys(UserBucket(user_key, options_.num_buckets)),
+                   {std::string(user_key)});
+  if (!r.ok()) return r.status();
+  return ScriptError(*r);
+}
+
+absl::StatusOr<DueClaim> RedisReminderStore::ClaimDuePlans(int bucket, int max,
+                                                           absl::Duration lease) {
+  std::vector<std::string> keys = DueKeys(bucket);
+  keys.push_back(BucketPrefix(bucket) + "fence");
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kClaimDueScript, keys, {absl::StrCat(max), absl::StrCat(absl::ToInt64Milliseconds(lease))});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  const auto& e = r->elements;
+  if (e.size() < 3) return absl::InternalError("unexpected claim reply");
+  DueClaim out;
+  out.server_now_ms = AsInt(e[0]);
+  out.earliest_ms = AsInt(e[1]);
+  const int64_t fence = AsInt(e[2]);
+  for (size_t i = 3; i + 1 < e.size(); i += 2) {
+    out.plans.push_back({e[i].str, fence, AsInt(e[i + 1])});
+  }
+  return out;
+}
+
+absl::StatusOr<CommitResult> RedisReminderStore::CommitDuePlans(
+    int bucket, const std::vector<PlanCommit>& commits) {
+  if (commits.empty()) return CommitResult{};
+  if (!groups_ready_.load() && EnsureOutboxGroups().ok()) groups_ready_ = true;
+  const std::string bp = BucketPrefix(bucket);
+  std::vector<std::string> keys = DueKeys(bucket);
+  keys.push_back(bp + "outbox");
+  keys.push_back(bp + "listen");
+  keys.push_back(bp + "live");
+  std::vector<std::string> args = {absl::StrCat(options_.outbox_max_len),
+                                   absl::StrCat(options_.live_max_len)};
+  for (const PlanCommit& c : commits) {
+    args.push_back(c.user_key);
+    args.push_back(absl::StrCat(c.fence));
+    args.push_back(absl::StrCat(c.watermark_ms));
+    args.push_back(absl::StrCat(c.next_due_ms));
+    args.push_back(absl::StrCat(c.items.size()));
+    for (const FeedItem& it : c.items) {
+      args.push_back(it.nudge_id);
+      args.push_back(absl::StrCat(it.due_ms));
+      args.push_back(it.payload);
+    }
+  }
+  absl::StatusOr<RedisReply> r = redis_->Eval(kCommitDueScript, keys, args);
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  if (r->elements.size() != 2) return absl::InternalError("unexpected commit reply");
+  return CommitResult{static_cast<int>(AsInt(r->elements[0])),
+                      static_cast<int>(AsInt(r->elements[1]))};
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::DuePlanCount() {
+  std::vector<std::vector<std::string>> cmds;
+  for (int b = 0; b < options_.num_buckets; ++b) {
+    cmds.push_back({"ZCARD", NextKey(b)});
+    cmds.push_back({"HLEN", BucketPrefix(b) + "lease"});
+  }
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+  if (!rs.ok()) return rs.status();
+  std::pair<int64_t, int64_t> out{0, 0};
+  for (size_t i = 0; i < rs->size(); i += 2) {
+    out.first += (*rs)[i].integer;
+    out.second += (*rs)[i + 1].integer;
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>>
+RedisReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const std::string& k : user_keys) {
+    for (std::vector<std::string>& c : UserReadCommands(k, /*with_plan=*/true)) {
+      cmds.push_back(std::move(c));
+    }
+  }
+  std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>> out;
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+  const size_t per = cmds.size() / std::max<size_t>(1, user_keys.size());
+  for (size_t u = 0; u < user_keys.size(); ++u) {
+    if (!rs.ok()) {
+      out.push_back(rs.status());
+      continue;
+    }
+    out.push_back(ParseUserReplies(&(*rs)[u * per], /*with_plan=*/true));
   }
   return out;
 }

@@ -11,8 +11,11 @@
 //     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
 //     rm:{u<k>}:ack, :cancel, :snooze  the unbounded sets / hash of the earlier layout: read (and
 //                            deleted with the plan) until they expire, never written
-//   per bucket b (hash tag {b<b>}, one slot; a user's occurrences all live in UserBucket(k)):
-//     rm:{b<b>}:due         zset member -> due unix ms             (the due index)
+//   per bucket b (hash tag {b<b>}, one slot; a user's entries all live in UserBucket(k)).
+//   The per-plan due index (:next, :wm, :lease, :dirty, :fence) is what this version writes;
+//   :due, :pay, :leases, :claim:<t>, :refill and :u:<k> are the per-occurrence layout of the
+//   previous version, only drained (published, reaped) and handed over (WakePlan), never grown:
+//     rm:{b<b>}:due         zset member -> due unix ms             (the old due index)
 //     rm:{b<b>}:pay         hash member -> payload
 //     rm:{b<b>}:leases      zset lease token -> lease expiry unix ms (one entry per claim)
 //     rm:{b<b>}:claim:<t>   hash member -> due ms: the occurrences in flight under token t
@@ -20,6 +23,12 @@
 //     rm:{b<b>}:refill      zset user key -> when to extend her horizon
 //     rm:{b<b>}:listen      zset user key -> until when some replica has a stream open for her
 //     rm:{b<b>}:live        stream: the outbox entries of listening users (StreamNudges)
+//     rm:{b<b>}:next        zset user key -> when her plan is next due (her next occurrence,
+//                           snoozes included), or her claim's lease end while claimed
+//     rm:{b<b>}:wm          hash user key -> watermark ms: occurrences due until then are done
+//     rm:{b<b>}:lease       hash user key -> fence of the claim holding her
+//     rm:{b<b>}:dirty       hash user key -> 1: changed while claimed (due again at the commit)
+//     rm:{b<b>}:fence       counter: one fence per claim
 //     rm:{b<b>}:u:<k>       zset member -> due ms: every occurrence scheduled for user k (pending,
 //                           in flight or delivered) kept for `retention`, so none is scheduled
 //                           twice
@@ -100,17 +109,31 @@ class RedisReminderStore : public ReminderStore {
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() override;
   absl::Status Ping() override { return redis_->Ping(); }
 
+  std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
+  GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) override;
+  absl::Status WakePlan(absl::string_view user_key, absl::Time due, absl::Time watermark) override;
+  absl::Status DropDuePlan(absl::string_view user_key) override;
+  absl::StatusOr<DueClaim> ClaimDuePlans(int bucket, int max, absl::Duration lease) override;
+  absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
+                                              const std::vector<PlanCommit>& commits) override;
+  absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() override;
+
   // Key names (exposed for tests and the push gateway).
   static std::string OutboxKey(int bucket);
   static std::string DueKey(int bucket);
   static std::string LeasesKey(int bucket);
   static std::string LiveKey(int bucket);
+  static std::string NextKey(int bucket);
 
  private:
   // Her nudge state, and her plan when `with_plan` (NOT_FOUND when she has none), in one round
   // trip.
   absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> ReadUser(
       absl::string_view user_id, bool with_plan);
+  static std::vector<std::vector<std::string>> UserReadCommands(absl::string_view user_key,
+                                                                bool with_plan);
+  static absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>
+  ParseUserReplies(const RedisReply* replies, bool with_plan);
   // XREAD over one stream per bucket (`key_of`), from `cursors` ("" = from its current end).
   absl::StatusOr<std::vector<OutboxEntry>> ReadStreams(std::string (*key_of)(int),
                                                        std::vector<std::string>* cursors, int max,

@@ -94,6 +94,47 @@ struct UserNudgeState {
   std::vector<std::string> snoozes;  // payloads of snoozed one-offs
 };
 
+// --- the per-plan due index ---------------------------------------------------------------------
+// One entry per user: when her plan next needs the dispatcher (her next occurrence, snoozes
+// included). Occurrences are not stored: the dispatcher derives the ones due since her watermark
+// from plan + state and commits them with the watermark and her next due time in one atomic step.
+
+// One user claimed from the due index. While claimed her entry is leased (it comes due again at
+// the lease's end, so a dead replica's claim is taken over), and only a commit carrying `fence`
+// (unique per claim) is accepted.
+struct DuePlan {
+  std::string user_key;
+  int64_t fence = 0;
+  int64_t watermark_ms = 0;  // occurrences due at or before it were published (or dropped)
+};
+
+struct DueClaim {
+  int64_t server_now_ms = 0;  // the store's clock at the claim
+  int64_t earliest_ms = -1;   // the bucket's earliest due time after the claim (-1: none)
+  std::vector<DuePlan> plans;
+};
+
+// One occurrence to publish (payload: a serialized v1::Nudge with texts).
+struct FeedItem {
+  std::string nudge_id;
+  int64_t due_ms = 0;
+  std::string payload;
+};
+
+// What the dispatcher decided for one claimed user.
+struct PlanCommit {
+  std::string user_key;
+  int64_t fence = 0;
+  int64_t watermark_ms = 0;  // the new watermark (the claim's server_now_ms)
+  int64_t next_due_ms = -1;  // her next due time; -1: she has no plan, forget her entry
+  std::vector<FeedItem> items;
+};
+
+struct CommitResult {
+  int published = 0;  // occurrences appended to the outbox
+  int fenced = 0;     // commits refused: their claim was lost (lease taken over, plan deleted)
+};
+
 // The storage interface. Every method is thread-safe. Errors: UNAVAILABLE when the store cannot be
 // reached; NOT_FOUND / ALREADY_EXISTS / ABORTED as documented per method.
 class ReminderStore {
@@ -130,7 +171,9 @@ class ReminderStore {
   // Removes pending occurrences (by nudge id) and remembers them as cancelled, for
   // kCancelMemory: what is cancelled is due within a day of the call (the rest of a day's
   // hydration, a moved snooze), so older records are forgotten in the same step and her set does
-  // not grow over the days. Returns how many were still pending.
+  // not grow over the days. Entries still in the per-occurrence layout are removed from it.
+  // Returns how many were not cancelled before (occurrences are derived: "pending" is whatever
+  // the plan says and the state does not exclude).
   virtual absl::StatusOr<int> Cancel(absl::string_view user_id,
                                      const std::vector<std::string>& nudge_ids) = 0;
   // Marks a nudge (due at `due`) acknowledged and removes it from the due index if still pending.
@@ -161,6 +204,32 @@ class ReminderStore {
   };
   virtual absl::StatusOr<WaterAdd> AddWater(absl::string_view user_id, absl::CivilDay day,
                                             int32_t amount_ml, int64_t max_total_ml) = 0;
+
+  // The stored plans and states of several users (by user key), in one round trip where the
+  // store can (the dispatcher's batch read). NOT_FOUND entries for users without a plan.
+  virtual std::vector<
+      absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
+  GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) = 0;
+
+  // --- per-plan due index (see DuePlan) ---
+  // Makes her entry due no later than `due`, creating it (with watermark `watermark`) when she has
+  // none. While she is claimed it also marks her changed, so that claim's commit makes her due
+  // again at once (it may have read her plan before this write).
+  virtual absl::Status WakePlan(absl::string_view user_key, absl::Time due,
+                                absl::Time watermark) = 0;
+  // Forgets her entry and watermark (her plan was deleted); a claim in flight is fenced off.
+  virtual absl::Status DropDuePlan(absl::string_view user_key) = 0;
+  // Atomically claims up to `max` users of `bucket` due at the store's now, each leased for
+  // `lease` under a new fence.
+  virtual absl::StatusOr<DueClaim> ClaimDuePlans(int bucket, int max, absl::Duration lease) = 0;
+  // Atomically per user, only while her claim's fence is current: appends her items to the outbox
+  // (and the live log when someone listens for her), sets her watermark and next due time
+  // (or forgets her on next_due_ms == -1), and ends the claim. A user changed while claimed
+  // (WakePlan) is made due at once instead.
+  virtual absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
+                                                      const std::vector<PlanCommit>& commits) = 0;
+  // Users in the per-plan due index, and how many of them are claimed. For tests and metrics.
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() = 0;
 
   // --- dispatcher ---
   virtual int num_buckets() const = 0;
