@@ -2,14 +2,14 @@
 
 #include <type_traits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "google/api/annotations.pb.h"
 #include "google/protobuf/struct.pb.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "google/protobuf/type.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
@@ -474,7 +474,7 @@ absl::StatusOr<std::string> BinaryToJson(const Descriptor* type, absl::string_vi
   print.always_print_primitive_fields = true;
   std::string out;
   auto s = google::protobuf::util::BinaryToJsonString(Resolver(), TypeUrl(type),
-                                                       std::string(binary), &out, print);
+                                                      std::string(binary), &out, print);
   if (!s.ok()) {
     return absl::InternalError(absl::StrCat("cannot print answer: ", s.message().ToString()));
   }
