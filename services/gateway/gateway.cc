@@ -11,6 +11,7 @@
 #include "grpcpp/impl/client_unary_call.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/impl/rpc_method.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
 #include "services/common/client_channel.h"
 #include "services/common/logging.h"
@@ -79,6 +80,32 @@ grpc::Status Backends::Call(grpc::ClientContext* context, const std::string& grp
       grpc::internal::BlockingUnaryCall<google::protobuf::Message, google::protobuf::Message>(
           ChannelFor(service).get(), *method, context, request, response);
   RecordDownstreamCall(service, result, started);
+  return result;
+}
+
+grpc::Status Backends::CallBinary(grpc::ClientContext* context, const std::string& grpc_path,
+                                  const std::string& request, std::string* response) const {
+  const grpc::internal::RpcMethod* method = Method(grpc_path);
+  absl::string_view service = absl::string_view(grpc_path).substr(1);
+  service = service.substr(0, service.find('/'));
+  if (method == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend");
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  const absl::Time started = absl::Now();
+  grpc::Status result = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      ChannelFor(service).get(), *method, context, request_buffer, &response_buffer);
+  RecordDownstreamCall(service, result, started);
+  if (result.ok()) {
+    response->clear();
+    std::vector<grpc::Slice> slices;
+    if (!response_buffer.Dump(&slices).ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the backend's answer");
+    }
+    for (const grpc::Slice& s : slices) {
+      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
   return result;
 }
 
@@ -237,23 +264,22 @@ void Gateway::HandleRoute(const Route& route, HttpRequest& request,
       return;
     }
   }
-  auto* factory = google::protobuf::MessageFactory::generated_factory();
-  std::unique_ptr<google::protobuf::Message> req(
-      factory->GetPrototype(route.method->input_type())->New());
-  std::unique_ptr<google::protobuf::Message> resp(
-      factory->GetPrototype(route.method->output_type())->New());
-  if (absl::Status s = BuildRequest(route, body, vars, query, req.get()); !s.ok()) {
+  // Bytes all the way: the body's binary form goes to the backend, and the backend's answer is
+  // printed from its bytes (no message objects built and torn down in between).
+  std::string request_bytes, response_bytes;
+  if (absl::Status s = BuildRequestBinary(route, body, vars, query, &request_bytes); !s.ok()) {
     SetError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message())), response);
     return;
   }
   grpc::ClientContext context;
   PrepareBackendContext(request, options_.backend_timeout, &context);
-  grpc::Status status = backends_->Call(&context, route.grpc_path, *req, resp.get());
+  grpc::Status status =
+      backends_->CallBinary(&context, route.grpc_path, request_bytes, &response_bytes);
   if (!status.ok()) {
     SetError(status, response);
     return;
   }
-  absl::StatusOr<std::string> json = MessageToJson(*resp);
+  absl::StatusOr<std::string> json = BinaryToJson(route.method->output_type(), response_bytes);
   if (!json.ok()) {
     SetError(grpc::Status(grpc::StatusCode::INTERNAL, "cannot print the answer"), response);
     return;

@@ -57,6 +57,10 @@ class Backends {
   grpc::Status Call(grpc::ClientContext* context, const std::string& grpc_path,
                     const google::protobuf::Message& request,
                     google::protobuf::Message* response) const;
+  // The same call on binary (serialized) messages: no parse and re-serialize in the gateway when
+  // both sides are bytes already (the transcoded JSON routes).
+  grpc::Status CallBinary(grpc::ClientContext* context, const std::string& grpc_path,
+                          const std::string& request, std::string* response) const;
 
  private:
   const grpc::internal::RpcMethod* Method(const std::string& grpc_path) const;

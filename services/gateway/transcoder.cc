@@ -1,12 +1,19 @@
 #include "services/gateway/transcoder.h"
 
+#include <type_traits>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "google/api/annotations.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/type.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver.h"
+#include "google/protobuf/util/type_resolver_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "services/gateway/http_server.h"
@@ -85,6 +92,73 @@ absl::StatusOr<std::pair<Message*, const FieldDescriptor*>> Resolve(Message* mes
     m = m->GetReflection()->MutableMessage(m, f);
   }
   return absl::InvalidArgumentError("empty field path");
+}
+
+constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com";
+
+// The generated pool's TypeResolver with a cache: types are converted once per process, then
+// copied out under a reader lock. Bounded by the number of types linked into the binary.
+class CachingTypeResolver : public google::protobuf::util::TypeResolver {
+ public:
+  CachingTypeResolver()
+      : base_(google::protobuf::util::NewTypeResolverForDescriptorPool(
+            std::string(kTypeUrlPrefix), google::protobuf::DescriptorPool::generated_pool())) {}
+
+  google::protobuf::util::Status ResolveMessageType(const std::string& type_url,
+                                                    google::protobuf::Type* type) override {
+    return Resolve(type_url, type, &types_);
+  }
+  google::protobuf::util::Status ResolveEnumType(const std::string& type_url,
+                                                 google::protobuf::Enum* enum_type) override {
+    return Resolve(type_url, enum_type, &enums_);
+  }
+
+ private:
+  template <typename T>
+  google::protobuf::util::Status Resolve(const std::string& type_url, T* out,
+                                         absl::flat_hash_map<std::string, T>* cache) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = cache->find(type_url); it != cache->end()) {
+        *out = it->second;
+        return google::protobuf::util::Status();
+      }
+    }
+    google::protobuf::util::Status s;
+    if constexpr (std::is_same_v<T, google::protobuf::Type>) {
+      s = base_->ResolveMessageType(type_url, out);
+    } else {
+      s = base_->ResolveEnumType(type_url, out);
+    }
+    if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      cache->try_emplace(type_url, *out);
+    }
+    return s;
+  }
+  std::unique_ptr<google::protobuf::util::TypeResolver> base_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, google::protobuf::Type> types_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, google::protobuf::Enum> enums_ ABSL_GUARDED_BY(mu_);
+};
+
+google::protobuf::util::TypeResolver* Resolver() {
+  static auto* resolver = new CachingTypeResolver();
+  return resolver;
+}
+
+std::string TypeUrl(const Descriptor* type) {
+  return absl::StrCat(kTypeUrlPrefix, "/", type->full_name());
+}
+
+// Parses JSON into `message` through the cached resolver (JsonStringToMessage's steps).
+absl::Status JsonToMessage(absl::string_view json, Message* message) {
+  std::string binary;
+  if (absl::Status s = JsonToBinary(message->GetDescriptor(), json, &binary); !s.ok()) return s;
+  if (!message->ParseFromString(binary)) {
+    return absl::InvalidArgumentError("JSON transcoder produced invalid protobuf output.");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BadValue(absl::string_view path, absl::string_view what) {
@@ -322,8 +396,6 @@ absl::Status BuildRequest(const Route& route, absl::string_view body,
                           const std::vector<std::pair<std::string, std::string>>& variables,
                           const std::vector<std::pair<std::string, std::string>>& query,
                           Message* request) {
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
   if (route.body.empty()) {
     if (!body.empty()) {
       return absl::InvalidArgumentError(
@@ -336,9 +408,8 @@ absl::Status BuildRequest(const Route& route, absl::string_view body,
       const FieldDescriptor* f = request->GetDescriptor()->FindFieldByName(route.body);
       target = request->GetReflection()->MutableMessage(request, f);
     }
-    auto s = google::protobuf::util::JsonStringToMessage(std::string(body), target, parse);
-    if (!s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("request body: ", s.message().ToString()));
+    if (absl::Status s = JsonToMessage(body, target); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("request body: ", s.message()));
     }
   }
   for (const auto& [path, value] : variables) {
@@ -384,13 +455,51 @@ absl::Status BuildRequest(const Route& route, absl::string_view body,
 }
 
 absl::StatusOr<std::string> MessageToJson(const Message& message) {
+  return BinaryToJson(message.GetDescriptor(), message.SerializeAsString());
+}
+
+absl::Status JsonToBinary(const Descriptor* type, absl::string_view json, std::string* binary) {
+  binary->clear();
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = false;
+  auto s = google::protobuf::util::JsonToBinaryString(
+      Resolver(), TypeUrl(type), google::protobuf::StringPiece(json.data(), json.size()), binary,
+      parse);
+  if (!s.ok()) return absl::InvalidArgumentError(s.message().ToString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BinaryToJson(const Descriptor* type, absl::string_view binary) {
   google::protobuf::util::JsonPrintOptions print;
   print.always_print_primitive_fields = true;
   std::string out;
-  auto s = google::protobuf::util::MessageToJsonString(message, &out, print);
-  if (!s.ok())
+  auto s = google::protobuf::util::BinaryToJsonString(Resolver(), TypeUrl(type),
+                                                      std::string(binary), &out, print);
+  if (!s.ok()) {
     return absl::InternalError(absl::StrCat("cannot print answer: ", s.message().ToString()));
+  }
   return out;
+}
+
+absl::Status BuildRequestBinary(const Route& route, absl::string_view body,
+                                const std::vector<std::pair<std::string, std::string>>& variables,
+                                const std::vector<std::pair<std::string, std::string>>& query,
+                                std::string* binary) {
+  const Descriptor* type = route.method->input_type();
+  if (route.body == "*" && variables.empty() && query.empty()) {
+    if (absl::Status s = JsonToBinary(type, body.empty() ? "{}" : body, binary); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("request body: ", s.message()));
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<Message> request(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
+  if (absl::Status s = BuildRequest(route, body, variables, query, request.get()); !s.ok()) {
+    return s;
+  }
+  binary->clear();
+  if (!request->SerializeToString(binary)) return absl::InternalError("cannot encode the request");
+  return absl::OkStatus();
 }
 
 int HttpStatusForCode(grpc::StatusCode code) {
