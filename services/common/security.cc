@@ -27,6 +27,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "services/common/jose.h"
 #include "services/common/logging.h"
 #include "services/common/metrics.h"
 #include "services/common/validation.h"
@@ -62,38 +63,15 @@ absl::StatusOr<google::protobuf::Struct> ParseJson(absl::string_view json) {
   return out;
 }
 
-std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
-  auto it = s.fields().find(name);
-  if (it == s.fields().end() || !it->second.has_string_value()) return "";
-  return it->second.string_value();
-}
-
-bool Base64UrlDecode(absl::string_view in, std::string* out) {
-  return absl::WebSafeBase64Unescape(in, out);
-}
-
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-
-EVP_PKEY* KeyFromParams(const char* type, OSSL_PARAM_BLD* bld) {
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
-  EVP_PKEY* pkey = nullptr;
-  if (params != nullptr && ctx != nullptr && EVP_PKEY_fromdata_init(ctx) == 1) {
-    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
-  }
-  EVP_PKEY_CTX_free(ctx);
-  OSSL_PARAM_free(params);
-  return pkey;
-}
+using jose::Base64UrlDecode;
+using jose::StringField;
 
 }  // namespace
 
 struct JwtVerifier::Key {
   std::string kid;
   std::string alg;  // "RS256" or "ES256"
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey;
+  jose::Pkey pkey;
 };
 
 JwtVerifier::~JwtVerifier() = default;
@@ -154,46 +132,30 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::FromJwks(const std::st
       LogWarning("jwks_key_skipped", {{"kid", key->kid.substr(0, 64)}, {"reason", why}});
       continue;
     }
-    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
     if (kty == "RSA") {
       std::string n, e;
       if (!Base64UrlDecode(StringField(jwk, "n"), &n) ||
           !Base64UrlDecode(StringField(jwk, "e"), &e) || n.empty() || e.empty() || e.size() > 8) {
-        OSSL_PARAM_BLD_free(bld);
         return absl::InvalidArgumentError(absl::StrCat("JWKS: bad RSA key ", key->kid));
       }
-      BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()), n.size(), nullptr);
-      BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()), e.size(), nullptr);
+      key->pkey = jose::RsaPublicKey(n, e);
       // RSA under 2048 bits is breakable; over 8192 bits makes every verification costly.
-      const int bits = BN_num_bits(bn_n);
-      if (bits < kMinRsaBits || bits > kMaxRsaBits) {
+      const int bits = key->pkey == nullptr ? 0 : EVP_PKEY_get_bits(key->pkey.get());
+      if (key->pkey != nullptr && (bits < kMinRsaBits || bits > kMaxRsaBits)) {
         LogWarning(
             "jwks_key_skipped",
             {{"kid", key->kid.substr(0, 64)},
              {"reason", absl::StrCat("RSA modulus of ", bits, " bits (2048..8192 accepted)")}});
-        BN_free(bn_n);
-        BN_free(bn_e);
-        OSSL_PARAM_BLD_free(bld);
         continue;
       }
-      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
-      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
-      key->pkey.reset(KeyFromParams("RSA", bld));
-      BN_free(bn_n);
-      BN_free(bn_e);
     } else {
       std::string x, y;
       if (!Base64UrlDecode(StringField(jwk, "x"), &x) ||
           !Base64UrlDecode(StringField(jwk, "y"), &y) || x.size() != 32 || y.size() != 32) {
-        OSSL_PARAM_BLD_free(bld);
         return absl::InvalidArgumentError(absl::StrCat("JWKS: bad EC key ", key->kid));
       }
-      std::string point = absl::StrCat(std::string(1, '\x04'), x, y);
-      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-      key->pkey.reset(KeyFromParams("EC", bld));
+      key->pkey = jose::EcPublicKey("prime256v1", x, y);
     }
-    OSSL_PARAM_BLD_free(bld);
     if (key->pkey == nullptr) continue;  // not a valid public key: skipped, not trusted
     v->keys_.push_back(std::move(key));
   }
@@ -226,15 +188,13 @@ absl::StatusOr<absl::optional<absl::Time>> NumericDate(const google::protobuf::S
 
 absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token,
                                                         absl::Time now) const {
-  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
-  if (parts.size() != 3 || token.size() > 8192) return Unauthenticated("malformed token");
-  std::string header_json, payload_json, signature;
-  if (!Base64UrlDecode(parts[0], &header_json) || !Base64UrlDecode(parts[1], &payload_json) ||
-      !Base64UrlDecode(parts[2], &signature)) {
-    return Unauthenticated("malformed token encoding");
-  }
-  absl::StatusOr<google::protobuf::Struct> header = ParseJson(header_json);
-  absl::StatusOr<google::protobuf::Struct> payload = ParseJson(payload_json);
+  jose::CompactJws jws;
+  const jose::JwsSplit split =
+      token.size() > 8192 ? jose::JwsSplit::kNotThreeParts : jose::SplitCompactJws(token, &jws);
+  if (split == jose::JwsSplit::kNotThreeParts) return Unauthenticated("malformed token");
+  if (split == jose::JwsSplit::kBadBase64) return Unauthenticated("malformed token encoding");
+  absl::StatusOr<google::protobuf::Struct> header = ParseJson(jws.header_json);
+  absl::StatusOr<google::protobuf::Struct> payload = ParseJson(jws.payload_json);
   if (!header.ok() || !payload.ok()) return Unauthenticated("malformed token JSON");
   std::string alg = StringField(*header, "alg");
   if (alg != "RS256" && alg != "ES256") return Unauthenticated("token algorithm not accepted");
@@ -246,19 +206,9 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
 
   // The claims are checked before the signature: they cost nothing, and a token that fails them
   // is refused without the expensive part. Nothing is accepted before the signature holds.
-  const auto& f = payload->fields();
   if (StringField(*payload, "iss") != issuer_) return Unauthenticated("token issuer not accepted");
-  bool audience_ok = false;
-  if (auto it = f.find("aud"); it != f.end()) {
-    if (it->second.has_string_value()) {
-      audience_ok = it->second.string_value() == audience_;
-    } else if (it->second.has_list_value()) {
-      for (const auto& a : it->second.list_value().values()) {
-        if (a.has_string_value() && a.string_value() == audience_) audience_ok = true;
-      }
-    }
-  }
-  if (!audience_ok) return Unauthenticated("token audience not accepted");
+  if (!jose::AudienceContains(*payload, audience_))
+    return Unauthenticated("token audience not accepted");
   absl::StatusOr<absl::optional<absl::Time>> exp = NumericDate(*payload, "exp");
   if (!exp.ok()) return exp.status();
   absl::StatusOr<absl::optional<absl::Time>> nbf = NumericDate(*payload, "nbf");
@@ -278,33 +228,16 @@ absl::StatusOr<JwtVerifier::Claims> JwtVerifier::Verify(const std::string& token
   claims.subject = StringField(*payload, "sub");
   if (claims.subject.empty()) return Unauthenticated("token has no subject");
 
-  const std::string signed_part = absl::StrCat(parts[0], ".", parts[1]);
-  std::string der_sig = signature;
-  if (alg == "ES256") {
-    // JWS carries r||s (32 bytes each); OpenSSL wants a DER ECDSA-Sig-Value.
-    if (signature.size() != 64) return Unauthenticated("bad token signature");
-    ECDSA_SIG* sig = ECDSA_SIG_new();
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
-    BIGNUM* s =
-        BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
-    ECDSA_SIG_set0(sig, r, s);
-    unsigned char* der = nullptr;
-    int len = i2d_ECDSA_SIG(sig, &der);
-    der_sig.assign(reinterpret_cast<char*>(der), len > 0 ? len : 0);
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
+  const std::string signed_part = jws.SigningInput();
+  // JWS carries ES256 signatures as r||s, 32 bytes each.
+  if (alg == "ES256" && jws.signature.size() != 64) {
+    return Unauthenticated("bad token signature");
   }
   bool verified = false;
   for (const auto& key : keys_) {
     if (key->alg != alg || (!kid.empty() && !key->kid.empty() && key->kid != kid)) continue;
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    if (EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, key->pkey.get()) == 1 &&
-        EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(der_sig.data()), der_sig.size(),
-                         reinterpret_cast<const unsigned char*>(signed_part.data()),
-                         signed_part.size()) == 1) {
-      verified = true;
-    }
-    EVP_MD_CTX_free(md);
+    verified = jose::VerifySignature(key->pkey.get(), EVP_sha256(), alg == "ES256" ? 32 : 0,
+                                     signed_part, jws.signature);
     if (verified) break;
   }
   if (!verified) return Unauthenticated("token signature not valid");
@@ -479,81 +412,101 @@ std::optional<std::string> TakeServiceCaller(const grpc::ServerContextBase* cont
 }
 
 namespace {
-absl::Mutex g_guards_mu;
-absl::flat_hash_set<CallGuard*>* g_guards ABSL_GUARDED_BY(g_guards_mu) =
-    new absl::flat_hash_set<CallGuard*>();
+absl::Mutex g_watched_mu;
+absl::flat_hash_set<WatchedKeyFile*>* g_watched ABSL_GUARDED_BY(g_watched_mu) =
+    new absl::flat_hash_set<WatchedKeyFile*>();
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CallGuard>> CallGuard::Create(const SecurityOptions& options) {
-  Metrics::Default().Describe("legwise_call_refusals_total", "counter",
-                              "Calls refused before their handler ran, by reason.");
-  Metrics::Default().Describe("legwise_jwks_reloads_total", "counter",
-                              "JWKS file changes seen, by result (ok, error).");
-  std::unique_ptr<CallGuard> guard(new CallGuard(options));
-  if (!options.jwks_file.empty()) {
-    if (absl::Status s = guard->ReloadJwks(); !s.ok()) return s;
-    CallGuard* g = guard.get();
-    const absl::Duration every = std::max(options.jwks_refresh_interval, absl::Milliseconds(100));
-    guard->watcher_ = std::thread([g, every] {
-      while (!g->stop_.WaitForNotificationWithTimeout(every)) g->ReloadJwks().IgnoreError();
-    });
-  }
-  absl::MutexLock lock(&g_guards_mu);
-  g_guards->insert(guard.get());
-  return guard;
+absl::StatusOr<std::unique_ptr<WatchedKeyFile>> WatchedKeyFile::Start(Options options,
+                                                                      Loader load) {
+  Metrics::Default().Describe(options.metric, "counter",
+                              absl::StrCat("Changes of ", options.flag, " seen, by result."));
+  std::unique_ptr<WatchedKeyFile> file(new WatchedKeyFile(std::move(options), std::move(load)));
+  if (absl::Status s = file->Reload(); !s.ok()) return s;
+  WatchedKeyFile* f = file.get();
+  const absl::Duration every = std::max(f->options_.every, absl::Milliseconds(100));
+  file->watcher_ = std::thread([f, every] {
+    while (!f->stop_.WaitForNotificationWithTimeout(every)) f->Reload().IgnoreError();
+  });
+  absl::MutexLock lock(&g_watched_mu);
+  g_watched->insert(file.get());
+  return file;
 }
 
-CallGuard::~CallGuard() {
+WatchedKeyFile::~WatchedKeyFile() {
   {
-    absl::MutexLock lock(&g_guards_mu);
-    g_guards->erase(this);
+    absl::MutexLock lock(&g_watched_mu);
+    g_watched->erase(this);
   }
   stop_.Notify();
   if (watcher_.joinable()) watcher_.join();
 }
 
-void CallGuard::ReloadAll() {
-  absl::MutexLock lock(&g_guards_mu);
-  for (CallGuard* g : *g_guards) g->ReloadJwks().IgnoreError();
+void WatchedKeyFile::ReloadAll() {
+  absl::MutexLock lock(&g_watched_mu);
+  for (WatchedKeyFile* f : *g_watched) f->Reload().IgnoreError();
 }
 
-absl::Status CallGuard::ReloadJwks() {
-  if (options_.jwks_file.empty()) return absl::OkStatus();
+absl::Status WatchedKeyFile::Reload() {
   // Read through the path every time: Kubernetes replaces a mounted ConfigMap by swapping a
   // symlink, so the file behind the name changes while the name stays.
-  absl::StatusOr<std::string> jwks = ReadFile(options_.jwks_file, "--jwks_file");
-  bool first;
-  {
-    absl::MutexLock lock(&verifier_mu_);
-    first = verifier_ == nullptr;
-    if (jwks.ok() && !first && *jwks == jwks_content_) return absl::OkStatus();  // unchanged
-  }
-  absl::Status status = jwks.status();
-  std::unique_ptr<JwtVerifier> verifier;
-  if (jwks.ok()) {
-    auto v = JwtVerifier::FromJwks(*jwks, options_.jwt_issuer, options_.jwt_audience,
-                                   options_.jwt_clock_skew, options_.jwt_max_lifetime);
-    status = v.status();
-    if (v.ok()) verifier = *std::move(v);
-  }
+  absl::StatusOr<std::string> content = ReadFile(options_.path, options_.flag);
+  absl::MutexLock lock(&mu_);
+  const bool first = !loaded_;
+  if (content.ok() && !first && *content == content_) return absl::OkStatus();  // unchanged
+  absl::Status status = content.ok() ? load_(*content) : content.status();
   if (!status.ok()) {
     if (!first) {
-      Metrics::Default().Increment("legwise_jwks_reloads_total", {{"result", "error"}});
-      LogError("jwks_reload_failed",
+      Metrics::Default().Increment(options_.metric, {{"result", "error"}});
+      LogError(absl::StrCat(options_.log_name, "_reload_failed"),
                {{"error", std::string(status.message())}, {"kept", "the keys loaded before"}});
     }
     return status;
   }
-  {
-    absl::MutexLock lock(&verifier_mu_);
-    verifier_ = std::move(verifier);
-    jwks_content_ = *std::move(jwks);
-  }
+  loaded_ = true;
+  content_ = *std::move(content);
   if (!first) {
-    Metrics::Default().Increment("legwise_jwks_reloads_total", {{"result", "ok"}});
-    LogInfo("jwks_reloaded");
+    Metrics::Default().Increment(options_.metric, {{"result", "ok"}});
+    LogInfo(absl::StrCat(options_.log_name, "_reloaded"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<CallGuard>> CallGuard::Create(const SecurityOptions& options) {
+  Metrics::Default().Describe("legwise_call_refusals_total", "counter",
+                              "Calls refused before their handler ran, by reason.");
+  std::unique_ptr<CallGuard> guard(new CallGuard(options));
+  if (!options.jwks_file.empty()) {
+    CallGuard* g = guard.get();
+    WatchedKeyFile::Options file;
+    file.path = options.jwks_file;
+    file.flag = "--jwks_file";
+    file.metric = "legwise_jwks_reloads_total";
+    file.log_name = "jwks";
+    file.every = options.jwks_refresh_interval;
+    absl::StatusOr<std::unique_ptr<WatchedKeyFile>> jwks =
+        WatchedKeyFile::Start(std::move(file), [g](const std::string& content) -> absl::Status {
+          const SecurityOptions& o = g->options_;
+          absl::StatusOr<std::unique_ptr<JwtVerifier>> v = JwtVerifier::FromJwks(
+              content, o.jwt_issuer, o.jwt_audience, o.jwt_clock_skew, o.jwt_max_lifetime);
+          if (!v.ok()) return v.status();
+          absl::MutexLock lock(&g->verifier_mu_);
+          g->verifier_ = *std::move(v);
+          return absl::OkStatus();
+        });
+    if (!jwks.ok()) return jwks.status();
+    guard->jwks_ = *std::move(jwks);
+  }
+  return guard;
+}
+
+CallGuard::~CallGuard() = default;
+
+void CallGuard::ReloadAll() { WatchedKeyFile::ReloadAll(); }
+
+absl::Status CallGuard::ReloadJwks() {
+  if (jwks_ == nullptr) return absl::OkStatus();
+  return jwks_->Reload();
 }
 
 std::shared_ptr<const JwtVerifier> CallGuard::verifier() const {

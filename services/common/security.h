@@ -16,6 +16,7 @@
 #ifndef LEGWISE_SERVICES_COMMON_SECURITY_H_
 #define LEGWISE_SERVICES_COMMON_SECURITY_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -147,6 +148,46 @@ class JwtVerifier {
   absl::Duration max_lifetime_;
 };
 
+// A key file that is watched: read through its path every `every` (it may be a symlink that
+// Kubernetes swaps) and on ReloadAll (SIGHUP); when its content differs from what was last loaded,
+// `load` gets the new content, and an error from it (or from reading) leaves what was loaded before
+// in place. Reloads are counted in `metric`{result=ok|error} and logged as `<log_name>_reloaded` /
+// `<log_name>_reload_failed` (never with the content). CallGuard watches --jwks_file with it, the
+// gateway its --cds_client_jwks_file.
+class WatchedKeyFile {
+ public:
+  struct Options {
+    std::string path;
+    std::string flag;      // for errors: "--jwks_file"
+    std::string metric;    // a counter, described here
+    std::string log_name;  // "jwks"
+    absl::Duration every = absl::Seconds(2);
+  };
+  using Loader = std::function<absl::Status(const std::string& content)>;
+  // Reads and loads the file once (its error is returned: a bad file fails at startup), then
+  // watches it.
+  static absl::StatusOr<std::unique_ptr<WatchedKeyFile>> Start(Options options, Loader load);
+  ~WatchedKeyFile();
+  WatchedKeyFile(const WatchedKeyFile&) = delete;
+  WatchedKeyFile& operator=(const WatchedKeyFile&) = delete;
+
+  // Re-reads the file now; loads it when it changed. An error leaves the loaded content.
+  absl::Status Reload();
+  // Reload on every live watched file (the SIGHUP hook).
+  static void ReloadAll();
+
+ private:
+  WatchedKeyFile(Options options, Loader load)
+      : options_(std::move(options)), load_(std::move(load)) {}
+  const Options options_;
+  const Loader load_;
+  absl::Mutex mu_;  // one reload at a time
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::string content_ ABSL_GUARDED_BY(mu_);  // what was last loaded
+  absl::Notification stop_;
+  std::thread watcher_;
+};
+
 // A token bucket per caller key, bounded in memory.
 class RateLimiter {
  public:
@@ -192,7 +233,7 @@ class CallGuard {
 
   // Re-reads the JWKS file now (no-op without one); an error leaves the current keys.
   absl::Status ReloadJwks();
-  // ReloadJwks on every live guard (the SIGHUP hook).
+  // Reloads every watched key file (WatchedKeyFile::ReloadAll; the SIGHUP hook).
   static void ReloadAll();
 
   // UNAUTHENTICATED (no or bad credentials) or RESOURCE_EXHAUSTED (rate limit, reason
@@ -215,12 +256,10 @@ class CallGuard {
   SecurityOptions options_;
   mutable absl::Mutex verifier_mu_;
   std::shared_ptr<const JwtVerifier> verifier_ ABSL_GUARDED_BY(verifier_mu_);
-  std::string jwks_content_ ABSL_GUARDED_BY(verifier_mu_);  // what verifier_ was built from
-  absl::Notification stop_;
-  std::thread watcher_;
-  RateLimiter limiter_;          // users and development callers
-  RateLimiter service_limiter_;  // services: ten times the allowance
-  RateLimiter auth_failures_;    // failed authentications, by peer address
+  std::unique_ptr<WatchedKeyFile> jwks_;  // --jwks_file, when set
+  RateLimiter limiter_;                   // users and development callers
+  RateLimiter service_limiter_;           // services: ten times the allowance
+  RateLimiter auth_failures_;             // failed authentications, by peer address
 };
 
 // The audit trail of service calls: Admit notes the identity of a caller it authenticated as a

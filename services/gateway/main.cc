@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   std::string public_base_url;
   std::string cds_jwks_file;
   std::string cds_issuers;
+  absl::Duration cds_jwks_refresh = absl::Seconds(2);
   legwise::ClientTlsOptions backend_tls;
 
   legwise::FlagSet flags("legwise-gateway");
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
                   "development mode, loopback only).");
   flags.AddString("cds_client_issuers", &cds_issuers,
                   "Comma-separated JWT iss values of the trusted CDS clients.");
+  flags.AddDuration("cds_client_jwks_refresh_interval", &cds_jwks_refresh,
+                    "How often --cds_client_jwks_file is re-read (also on SIGHUP): a rotated EHR "
+                    "key is used without a restart; a file that does not load keeps the keys.");
   flags.AddDuration("backend_timeout", &gw.backend_timeout, "Deadline of every backend call.");
   flags.AddDuration("sse_max_duration", &gw.sse_max_duration,
                     "An SSE stream ends after this; the browser reconnects with Last-Event-ID.");
@@ -155,24 +159,35 @@ int main(int argc, char** argv) {
   cds.backend_timeout = gw.backend_timeout;
   const bool loopback = http.listen_host == "127.0.0.1" || http.listen_host == "::1" ||
                         http.listen_host == "localhost";
+  std::unique_ptr<legwise::WatchedKeyFile> cds_jwks;  // reloads cds.verifier's keys
   if (!cds_jwks_file.empty()) {
-    absl::StatusOr<std::string> jwks = legwise::ReadSecret(cds_jwks_file, "");
-    if (!jwks.ok()) {
-      std::cerr << "cds_client_jwks_file: " << jwks.status().message() << "\n";
-      return 2;
-    }
-    std::vector<std::string> issuers = absl::StrSplit(cds_issuers, ',', absl::SkipWhitespace());
-    absl::StatusOr<std::unique_ptr<legwise::gateway::CdsClientVerifier>> verifier =
-        legwise::gateway::CdsClientVerifier::Create(*jwks, issuers);
-    if (!verifier.ok()) {
-      std::cerr << verifier.status().message() << "\n";
-      return 2;
-    }
     if (public_base_url.empty()) {
       std::cerr << "public_base_url: required with --cds_client_jwks_file (the JWT aud)\n";
       return 2;
     }
-    cds.verifier = std::move(*verifier);
+    std::vector<std::string> issuers = absl::StrSplit(cds_issuers, ',', absl::SkipWhitespace());
+    legwise::WatchedKeyFile::Options file;
+    file.path = cds_jwks_file;
+    file.flag = "--cds_client_jwks_file";
+    file.metric = "legwise_gateway_cds_jwks_reloads_total";
+    file.log_name = "cds_jwks";
+    file.every = cds_jwks_refresh;
+    // The first load creates the verifier; later ones replace its keys and keep its replay cache.
+    absl::StatusOr<std::unique_ptr<legwise::WatchedKeyFile>> watched =
+        legwise::WatchedKeyFile::Start(
+            std::move(file), [&cds, issuers](const std::string& jwks) -> absl::Status {
+              if (cds.verifier != nullptr) return cds.verifier->ReplaceKeys(jwks);
+              absl::StatusOr<std::unique_ptr<legwise::gateway::CdsClientVerifier>> verifier =
+                  legwise::gateway::CdsClientVerifier::Create(jwks, issuers);
+              if (!verifier.ok()) return verifier.status();
+              cds.verifier = std::move(*verifier);
+              return absl::OkStatus();
+            });
+    if (!watched.ok()) {
+      std::cerr << watched.status().message() << "\n";
+      return 2;
+    }
+    cds_jwks = *std::move(watched);
   } else {
     cds.development_allowed = loopback;
     legwise::LogWarning(loopback ? "cds_development_mode" : "cds_disabled",

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -262,10 +263,10 @@ TEST_F(CdsGatewayTest, OpenApiDescribesEveryRoute) {
   google::protobuf::Struct doc;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(a.body, &doc).ok());
   const auto& paths = doc.fields().at("paths").struct_value().fields();
-  for (const char* p : {"/v1/triage:assess", "/v1/users/{user_id}/nudges:stream",
-                        "/v1/users/{plan.user_id}/reminderPlan", "/v1/topics/{topic_id}/guidance",
-                        "/cds-services", "/infobutton", "/v1/users/{user_id}/devices",
-                        "/v1/users/{user_id}/devices/{device_id}"}) {
+  for (const char* p :
+       {"/v1/triage:assess", "/v1/users/{user_id}/nudges:stream",
+        "/v1/users/{plan.user_id}/reminderPlan", "/v1/topics/{topic_id}/guidance", "/cds-services",
+        "/infobutton", "/v1/users/{user_id}/devices", "/v1/users/{user_id}/devices/{device_id}"}) {
     EXPECT_TRUE(paths.contains(p)) << p;
   }
   const auto& assess = paths.at("/v1/triage:assess").struct_value().fields().at("post");
@@ -282,6 +283,83 @@ TEST_F(CdsGatewayTest, OpenApiDescribesEveryRoute) {
                   .fields()
                   .contains("includeGuidance"));
   EXPECT_TRUE(schemas.contains("google.rpc.Status"));
+}
+
+// --cds_client_jwks_file is watched: when an EHR rotates its key (the file is replaced by a
+// rename, as a Secret update or a symlink swap does), tokens under the new kid are accepted without
+// a restart and the old kid is refused; a file that does not load keeps the keys in place.
+TEST(CdsGatewayKeyRotation, RotatedKeyFileIsReloadedUnderARunningGateway) {
+  const std::string dir = testing::TempDir("legwise-cds-rot-");
+  for (const char* kid : {"old", "new"}) {
+    const std::string sub = absl::StrCat(dir, "/", kid);
+    ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", sub).c_str()), 0);
+    std::string cmd =
+        absl::StrCat("/usr/bin/python3 ", LEGWISE_SOURCE_DIR, "/tests/gateway/cds_tokens.py ", sub,
+                     " ", kService, " ", kIss, " ", kid);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  auto tokens = [&](const char* kid) {
+    google::protobuf::Struct t;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    testing::ReadFileOrDie(absl::StrCat(dir, "/", kid, "/tokens.json")), &t)
+                    .ok());
+    return t;
+  };
+  const google::protobuf::Struct old_tokens = tokens("old"), new_tokens = tokens("new");
+  const std::string live = dir + "/jwks.json";
+  auto install = [&](const std::string& from) {
+    const std::string tmp = live + ".tmp";
+    ASSERT_EQ(std::system(absl::StrCat("cp ", from, " ", tmp, " && mv ", tmp, " ", live).c_str()),
+              0);
+  };
+  install(dir + "/old/jwks.json");
+
+  ServiceProcess content("legwise-content", {"--redis_addr=127.0.0.1:1"});
+  ASSERT_TRUE(content.Start().ok()) << content.log_path();
+  ServiceProcess triage("legwise-triage", {"--content_addr=" + content.address()});
+  ASSERT_TRUE(triage.Start().ok()) << triage.log_path();
+  ServiceProcess gateway(
+      "legwise-gateway",
+      {"--triage_addr=" + triage.address(), "--content_addr=" + content.address(),
+       "--reminder_addr=127.0.0.1:1", absl::StrCat("--probe_port=", testing::FreePort()),
+       std::string("--public_base_url=") + kBase, "--cds_client_jwks_file=" + live,
+       std::string("--cds_client_issuers=") + kIss, "--cds_client_jwks_refresh_interval=200ms",
+       "--rate_limit_per_second=0"});
+  ASSERT_TRUE(gateway.Start().ok()) << gateway.log_path();
+
+  HttpClient http(gateway.port());
+  const std::string request = testing::CdsRequest(
+      absl::StrCat(R"("patient": )", testing::FhirPatient(), R"(, "conditions": )",
+                   testing::FhirBundle({testing::FhirCondition("38341003", "Hypertension")})));
+  auto call = [&](const google::protobuf::Struct& t, const std::string& name) {
+    return http
+        .Call("POST", "/cds-services/legwise-leg-symptoms", request,
+              {"Content-Type: application/json",
+               "Authorization: Bearer " + t.fields().at(name).string_value()})
+        .status;
+  };
+  EXPECT_EQ(call(old_tokens, "es384_ok"), 200);
+  EXPECT_EQ(call(new_tokens, "es384_ok"), 401);  // not trusted yet: refused before its jti counts
+
+  install(dir + "/new/jwks.json");
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    status = call(new_tokens, "es384_ok");
+  }
+  EXPECT_EQ(status, 200) << "the new key was not picked up; " << gateway.log_path();
+  EXPECT_EQ(call(new_tokens, "rs384_ok"), 200);
+  EXPECT_EQ(call(old_tokens, "rs384_ok"), 401) << "the old kid is still trusted";
+  EXPECT_EQ(call(old_tokens, "aud_list_ok"), 401) << "the old kid is still trusted";
+  EXPECT_EQ(call(new_tokens, "es384_replay"), 401) << "the replay cache was lost on reload";
+
+  // A broken file keeps the keys loaded before.
+  ASSERT_EQ(
+      std::system(
+          absl::StrCat("echo '{not json' > ", live, ".tmp && mv ", live, ".tmp ", live).c_str()),
+      0);
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(call(new_tokens, "aud_list_ok"), 200);
 }
 
 }  // namespace

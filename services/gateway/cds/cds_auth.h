@@ -34,6 +34,10 @@ class CdsClientVerifier {
                                                                    size_t max_jtis = 100000);
   ~CdsClientVerifier();
 
+  // Replaces the keys with those of `jwks_json` (same rules as Create); on error the current keys
+  // stay. The replay cache is kept: a jti seen under the old keys stays refused.
+  absl::Status ReplaceKeys(const std::string& jwks_json);
+
   // Verifies `authorization` (the whole header value) for a call to `audience` at `now`.
   // UNAUTHENTICATED with a reason that never echoes the token.
   absl::StatusOr<Client> Verify(const std::string& authorization, const std::string& audience,
@@ -44,8 +48,12 @@ class CdsClientVerifier {
 
  private:
   struct Key;
+  using KeySet = absl::flat_hash_map<std::string, std::unique_ptr<Key>>;  // by kid
+  static absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeys(const std::string& jwks_json);
   CdsClientVerifier() = default;
-  absl::flat_hash_map<std::string, std::unique_ptr<Key>> keys_;  // by kid
+  std::shared_ptr<const KeySet> keys() const;
+  mutable absl::Mutex keys_mu_;
+  std::shared_ptr<const KeySet> keys_ ABSL_GUARDED_BY(keys_mu_);
   absl::flat_hash_set<std::string> issuers_;
   size_t max_jtis_ = 0;
   absl::Mutex mu_;
