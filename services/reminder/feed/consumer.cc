@@ -317,6 +317,8 @@ void FeedConsumer::AutoClaim() {
     if (r->is_error() || r->elements.size() < 2) continue;
     for (const RedisReply& e : r->elements[1].elements) {
       if (e.elements.size() < 2 || e.elements[1].is_nil()) continue;
+      // Our own entries still in flight come back too once idle long enough: not a takeover.
+      if (tracked_.contains(absl::StrCat(s, " ", e.elements[0].str))) continue;
       metrics_->Increment("legwise_push_feed_claimed_total");
       Handle(s, e, /*claimed=*/true);
     }
