@@ -1,0 +1,125 @@
+// FeedConsumer: legwise-push's loop. One consumer of each outbox stream's "push" group: reads new
+// entries (XREADGROUP, only while the PushSender has room), takes over what a dead consumer left
+// (XAUTOCLAIM every claim_interval, entries idle for claim_min_idle), fans each entry out to her
+// devices, and acknowledges it (XACK) once every device's push has a final outcome. A device the
+// provider calls unregistered is forgotten before the XACK. For an entry with several devices,
+// each device done is recorded in a small hash next to the entry (rm:{b<b>}:pushdone:<id>), so a
+// takeover skips it. Every trim_interval, each stream is trimmed (XTRIM MINID ~) to what every
+// group has acknowledged and the replay window no longer needs.
+//
+// Threads: Run() on one thread does every Redis call (through a pooled RedisClient); the sender's
+// callbacks only queue their results for it.
+#ifndef LEGWISE_SERVICES_REMINDER_FEED_CONSUMER_H_
+#define LEGWISE_SERVICES_REMINDER_FEED_CONSUMER_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "services/common/metrics.h"
+#include "services/common/redis_client.h"
+#include "services/reminder/devices/device_store.h"
+#include "services/reminder/feed/feed_entry.h"
+#include "services/reminder/planner/plan.h"
+#include "services/reminder/push/sender.h"
+#include "services/reminder/store/reminder_store.h"
+
+namespace legwise::reminder {
+
+struct FeedConsumerOptions {
+  std::string consumer = "push-0";  // this replica's name in the group (its pod name)
+  std::string group = "push";
+  int num_buckets = 16;  // the reminder's --due_buckets
+  int batch = 500;       // entries per XREADGROUP / XAUTOCLAIM
+  // The sender's max_pending: a batch is read only while batch * 10 (devices) more jobs fit.
+  int max_pending = 100000;
+  absl::Duration idle_poll = absl::Milliseconds(100);  // pause when nothing was read
+  absl::Duration claim_interval = absl::Seconds(30);
+  absl::Duration claim_min_idle = absl::Minutes(15);
+  absl::Duration trim_interval = absl::Seconds(30);
+  // StreamNudges replays the outbox this far back (the reminder's replay window): kept.
+  absl::Duration replay_window = absl::Hours(24);
+  // How long the per-device done hash of an entry is kept.
+  absl::Duration done_retention = absl::Hours(25);
+  Metrics* metrics = nullptr;  // nullptr: Metrics::Default()
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// The first instant at or after `due` inside her quiet hours [sleep, wake), on her wall clock.
+absl::Time NextQuietStart(const Plan& plan, absl::Time due);
+
+// The stream id below which `stream` may be trimmed: the oldest of the replay window's start and,
+// per consumer group, its oldest pending entry (or, with none pending, the entry after its last
+// delivered one). "" when nothing may be trimmed (no group yet).
+absl::StatusOr<std::string> TrimPoint(RedisClient* redis, const std::string& stream,
+                                      absl::Time replay_start);
+// XTRIM <stream> MINID ~ TrimPoint: the entries removed.
+absl::StatusOr<int64_t> TrimFeed(RedisClient* redis, const std::string& stream,
+                                 absl::Time replay_start);
+
+class FeedConsumer {
+ public:
+  FeedConsumer(std::shared_ptr<RedisClient> redis, ReminderStore* plans, DeviceStore* devices,
+               push::PushSender* sender, FeedConsumerOptions options);
+
+  // Runs until Stop(); then stops reading, waits for the sender to finish (the caller shuts it
+  // down) and acknowledges what ended final. Entries not final stay pending for another replica.
+  void Run();
+  // Stop reading new entries; Run returns after the in-flight ones drained (Drain()).
+  void Stop();
+  // After Stop and the sender's Shutdown: acknowledges what finished. Called by Run's end too.
+  void Drain();
+
+  int tracked_entries();
+
+ private:
+  struct Tracked {
+    std::string stream;
+    std::string id;
+    std::string user_key;
+    int outstanding = 0;
+    int devices = 0;
+    bool incomplete = false;  // a device not sent (sender full, aborted): leave it pending
+  };
+  struct Done {
+    std::string entry;  // stream + " " + id
+    std::string device_id;
+    push::Outcome outcome;
+  };
+
+  // Sends one entry's pushes (or acknowledges it when nothing is to be sent). `claimed`: taken
+  // over, so the done hash is read first.
+  void Handle(const std::string& stream, const RedisReply& entry, bool claimed);
+  void ReadNew();
+  void AutoClaim();
+  void Trim();
+  // Acknowledges what completed; returns how many results were handled.
+  int ProcessCompletions();
+  std::string DoneKey(const std::string& stream, const std::string& id) const;
+  std::vector<std::string> Streams() const;
+
+  std::shared_ptr<RedisClient> redis_;
+  ReminderStore* plans_;
+  DeviceStore* devices_;
+  push::PushSender* sender_;
+  FeedConsumerOptions options_;
+  Metrics* metrics_;
+  std::atomic<bool> stop_{false};
+
+  absl::Mutex mu_;
+  std::deque<Done> done_ ABSL_GUARDED_BY(mu_);
+  // Only the Run thread touches these.
+  absl::flat_hash_map<std::string, Tracked> tracked_;
+  std::atomic<int> tracked_count_{0};
+};
+
+}  // namespace legwise::reminder
+
+#endif  // LEGWISE_SERVICES_REMINDER_FEED_CONSUMER_H_

@@ -1,0 +1,377 @@
+// legwise-push end to end: a real redis-server, the real legwise-reminder (device registration
+// over gRPC, ListDevices), the real legwise-push, and the loopback push services of
+// push_endpoints.py (a Web Push service that is also the browser: it checks VAPID with PyJWT and
+// decrypts the aes128gcm payload with Python's cryptography; APNs checking the ES256 provider
+// token). Feed entries are appended to the outbox in the exact format the reminder's publish
+// script writes (reminder_feed_entry_redis_test pins that format against the real script), so
+// each test controls which nudges exist and when.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "services/common/redis_client.h"
+#include "services/reminder/push/credentials.h"
+#include "services/reminder/store/redis_store.h"
+#include "services/reminder/store/reminder_store.h"
+#include "tests/reminder/push/push_test_util.h"
+#include "tests/support/process.h"
+#include "tests/support/test_keys.h"
+
+namespace legwise {
+namespace {
+
+namespace v1 = ::legwise::reminder::v1;
+using google::protobuf::Struct;
+using legwise::push::testing::Json;
+using legwise::push::testing::Obj;
+using legwise::push::testing::Str;
+using legwise::testing::FreePort;
+using legwise::testing::RedisServer;
+using legwise::testing::ServiceProcess;
+using legwise::testing::Subprocess;
+
+constexpr char kKeyId[] = "KEY1234567";
+constexpr char kTeamId[] = "TEAM123456";
+constexpr char kTopic[] = "com.legwise.app";
+
+struct Endpoint {
+  std::unique_ptr<Subprocess> process;
+  int port = 0;
+  std::string record, subscriptions;
+  std::vector<Struct> Requests() const {
+    std::vector<Struct> out;
+    std::ifstream in(record);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(Json(line));
+    return out;
+  }
+};
+
+std::vector<std::string> Problems(const Struct& s) {
+  std::vector<std::string> out;
+  auto it = s.fields().find("problems");
+  if (it == s.fields().end()) return {"<no problems list>"};
+  for (const auto& v : it->second.list_value().values()) out.push_back(v.string_value());
+  return out;
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return done();
+}
+
+class PushIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = legwise::testing::TempDir("push-integration-");
+    auto certs = legwise::testing::MakeCertificates(dir_);
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    certs_ = *certs;
+    apns_key_ = legwise::testing::WriteFile(dir_, "AuthKey.p8", push::testing::PemP256());
+    vapid_key_ = legwise::testing::WriteFile(dir_, "vapid.pem", push::testing::PemP256());
+    ASSERT_TRUE(redis_.Start().ok());
+    RedisOptions o;
+    o.address = redis_.address();
+    o.command_timeout = absl::Seconds(2);
+    client_ = std::make_shared<RedisClient>(o);
+    reminder_ = std::make_unique<ServiceProcess>(
+        "legwise-reminder", std::vector<std::string>{"--redis_addr=" + redis_.address(),
+                                                     "--content_addr=", "--dispatcher=false",
+                                                     "--push_allow_insecure_loopback"});
+    ASSERT_TRUE(reminder_->Start().ok());
+    stub_ = v1::ReminderService::NewStub(reminder_->channel());
+  }
+
+  Endpoint Start(const std::string& mode, const std::string& script,
+                 std::vector<std::string> extra) {
+    Endpoint e;
+    e.port = FreePort();
+    std::string name = absl::StrCat(mode, "-", e.port);
+    e.record = absl::StrCat(dir_, "/", name, ".jsonl");
+    std::string ready = absl::StrCat(dir_, "/", name, ".ready");
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     LEGWISE_PUSH_ENDPOINTS,
+                                     mode,
+                                     "--port",
+                                     absl::StrCat(e.port),
+                                     "--record",
+                                     e.record,
+                                     "--ready",
+                                     ready,
+                                     "--script",
+                                     legwise::testing::WriteFile(dir_, name + ".script", script)};
+    if (mode == "webpush") {
+      e.subscriptions = absl::StrCat(dir_, "/", name, ".subscriptions.json");
+      argv.insert(argv.end(), {"--subscriptions", e.subscriptions, "--count", "4"});
+    } else {
+      argv.insert(argv.end(),
+                  {"--cert", certs_.at("server.pem"), "--key", certs_.at("server.key")});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    e.process = std::make_unique<Subprocess>();
+    EXPECT_TRUE(
+        e.process
+            ->Start(argv, {},
+                    absl::StrCat(legwise::testing::LogDir(), "/push_integration_", name, ".log"))
+            .ok());
+    EXPECT_TRUE(WaitFor([&] { return access(ready.c_str(), F_OK) == 0; }, absl::Seconds(20)));
+    return e;
+  }
+  Endpoint StartWebPush(const std::string& script = "{}") {
+    auto vapid = push::LoadVapidCredentials(vapid_key_, "mailto:ops@legwise.example");
+    return Start("webpush", script, {"--vapid-public", push::VapidSigner(*vapid).public_key()});
+  }
+  Endpoint StartApns(const std::string& script = "{}") {
+    return Start(
+        "apns", script,
+        {"--key-pem", apns_key_, "--key-id", kKeyId, "--team-id", kTeamId, "--topic", kTopic});
+  }
+
+  std::unique_ptr<ServiceProcess> StartPush(const Endpoint* apns, const std::string& name) {
+    std::vector<std::string> args = {"--redis_addr=" + redis_.address(),
+                                     "--consumer_name=" + name,
+                                     "--vapid_private_key_file=" + vapid_key_,
+                                     "--vapid_subject=mailto:ops@legwise.example",
+                                     "--push_allow_insecure_loopback",
+                                     "--push_ca_file=" + certs_.at("ca.pem"),
+                                     "--push_initial_backoff=200ms",
+                                     "--push_max_backoff=2s",
+                                     "--claim_interval=1s",
+                                     "--claim_min_idle=3s",
+                                     "--trim_interval=1s",
+                                     "--replay_window=0s",
+                                     "--shutdown_grace=5s"};
+    if (apns != nullptr) {
+      args.insert(args.end(),
+                  {"--apns_key_file=" + apns_key_, std::string("--apns_key_id=") + kKeyId,
+                   std::string("--apns_team_id=") + kTeamId, std::string("--apns_topic=") + kTopic,
+                   absl::StrCat("--apns_endpoint=https://127.0.0.1:", apns->port),
+                   absl::StrCat("--apns_sandbox_endpoint=https://127.0.0.1:", apns->port)});
+    }
+    auto p = std::make_unique<ServiceProcess>("legwise-push", args);
+    EXPECT_TRUE(p->Start().ok());
+    return p;
+  }
+
+  // The browser's subscription `i` as a Device.
+  v1::Device WebDevice(const Endpoint& e, int i) {
+    std::string text = legwise::testing::ReadFileOrDie(e.subscriptions);
+    Struct root = Json(absl::StrCat(R"({"s":)", text, "}"));
+    const Struct& s = root.fields().at("s").list_value().values(i).struct_value();
+    v1::Device d;
+    d.mutable_web_push()->set_endpoint(Str(s, "endpoint"));
+    d.mutable_web_push()->set_p256dh(Str(Obj(s, "keys"), "p256dh"));
+    d.mutable_web_push()->set_auth(Str(Obj(s, "keys"), "auth"));
+    d.set_locale("en");
+    return d;
+  }
+
+  v1::Device Register(const std::string& user, const v1::Device& device) {
+    v1::RegisterDeviceRequest req;
+    req.set_user_id(user);
+    *req.mutable_device() = device;
+    v1::RegisterDeviceResponse resp;
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s = stub_->RegisterDevice(&c, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.device();
+  }
+  std::vector<v1::Device> List(const std::string& user) {
+    v1::ListDevicesRequest req;
+    req.set_user_id(user);
+    v1::ListDevicesResponse resp;
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    EXPECT_TRUE(stub_->ListDevices(&c, req, &resp).ok());
+    return {resp.devices().begin(), resp.devices().end()};
+  }
+
+  // Appends one due nudge to bucket `bucket`'s outbox, as the publish script does.
+  void Publish(const std::string& user, const std::string& nudge_id, int bucket = 0) {
+    v1::Nudge n;
+    n.set_nudge_id(nudge_id);
+    n.set_kind(v1::NUDGE_KIND_HYDRATION);
+    n.set_title("Time for a glass of water");
+    n.set_body("A glass now keeps your legs from cramping tonight.");
+    n.set_local_time("2027-01-15T10:30:00+00:00");
+    n.set_locale("en");
+    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    n.mutable_due_time()->set_seconds(now_ms / 1000);
+    absl::StatusOr<RedisReply> r =
+        client_->Command({"XADD", reminder::RedisReminderStore::OutboxKey(bucket), "*", "nudge_id",
+                          nudge_id, "user", reminder::UserKey(user), "due_ms", absl::StrCat(now_ms),
+                          "pub_ms", absl::StrCat(now_ms), "nudge", n.SerializeAsString()});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_FALSE(r->is_error()) << r->str;
+  }
+
+  int64_t Pending() {
+    int64_t total = 0;
+    for (int b = 0; b < 16; ++b) {
+      absl::StatusOr<RedisReply> r =
+          client_->Command({"XPENDING", reminder::RedisReminderStore::OutboxKey(b), "push"});
+      if (r.ok() && !r->is_error() && !r->elements.empty()) total += r->elements[0].integer;
+    }
+    return total;
+  }
+  int64_t Length(int bucket) {
+    absl::StatusOr<RedisReply> r =
+        client_->Command({"XLEN", reminder::RedisReminderStore::OutboxKey(bucket)});
+    return r.ok() ? r->integer : -1;
+  }
+
+  // Delivered (2xx) Web Push requests per nudge id, and every Topic each nudge was sent with.
+  static std::map<std::string, int> Delivered(
+      const Endpoint& e, std::map<std::string, std::set<std::string>>* topics = nullptr) {
+    std::map<std::string, int> out;
+    for (const Struct& r : e.Requests()) {
+      double status = r.fields().at("status").number_value();
+      if (status < 200 || status >= 300) continue;
+      std::string id = Str(Obj(r, "payload"), "nudge_id");
+      ++out[id];
+      if (topics != nullptr) (*topics)[id].insert(Str(Obj(r, "headers"), "topic"));
+    }
+    return out;
+  }
+
+  std::string dir_;
+  std::map<std::string, std::string> certs_;
+  std::string apns_key_, vapid_key_;
+  RedisServer redis_;
+  std::shared_ptr<RedisClient> client_;
+  std::unique_ptr<ServiceProcess> reminder_;
+  std::unique_ptr<v1::ReminderService::Stub> stub_;
+};
+
+// A nudge reaches a registered Web Push device (decrypted and VAPID-checked by the independent
+// receiver); APNs 410 forgets the device (ListDevices no longer shows it); 429 with Retry-After is
+// retried no sooner and delivered once; everything ends acknowledged and the feed is trimmed.
+TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
+  const std::string gone_token(64, 'a');
+  Endpoint apns = StartApns(
+      absl::StrCat(R"({")", gone_token, R"(": [{"status": 410, "reason": "Unregistered"}]})"));
+  Endpoint web = StartWebPush(R"({"sub1": [{"status": 429, "retry_after": "2"}]})");
+  Register("ana", WebDevice(web, 0));
+  v1::Device phone;
+  phone.mutable_apns()->set_device_token(gone_token);
+  Register("ana", phone);
+  Register("bea", WebDevice(web, 1));
+  ASSERT_EQ(List("ana").size(), 2u);
+
+  auto push = StartPush(&apns, "push-a");
+  Publish("ana", "n-ana-1");
+  Publish("bea", "n-bea-1", 3);
+
+  ASSERT_TRUE(
+      WaitFor([&] { return Delivered(web).size() == 2 && Pending() == 0; }, absl::Seconds(30)))
+      << "delivered " << Delivered(web).size() << ", pending " << Pending();
+  for (const Struct& r : web.Requests()) {
+    EXPECT_TRUE(Problems(r).empty()) << Problems(r)[0];
+  }
+  std::map<std::string, int> delivered = Delivered(web);
+  EXPECT_EQ(delivered["n-ana-1"], 1);
+  EXPECT_EQ(delivered["n-bea-1"], 1);
+  for (const Struct& r : web.Requests()) {
+    if (Str(r, "key") == "sub0") {
+      EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Time for a glass of water");
+      EXPECT_EQ(Str(Obj(r, "payload"), "kind"), "NUDGE_KIND_HYDRATION");
+    }
+  }
+  // bea: 429, then the retry no sooner than Retry-After (2 s).
+  std::vector<double> bea_times;
+  for (const Struct& r : web.Requests()) {
+    if (Str(r, "key") == "sub1") bea_times.push_back(r.fields().at("t").number_value());
+  }
+  ASSERT_EQ(bea_times.size(), 2u);
+  EXPECT_GE(bea_times[1] - bea_times[0], 1.9);
+
+  // APNs said 410: the phone is forgotten, the browser kept.
+  std::vector<v1::Device> left = List("ana");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(left[0].has_web_push());
+  int apns_requests = 0;
+  for (const Struct& r : apns.Requests()) {
+    (void)r;
+    ++apns_requests;
+  }
+  EXPECT_EQ(apns_requests, 1);
+
+  // Trim: with every group acknowledged and no replay window, the feed empties.
+  EXPECT_TRUE(WaitFor([&] { return Length(0) == 0 && Length(3) == 0; }, absl::Seconds(10)))
+      << Length(0) << " " << Length(3);
+
+  // Redis restarted (its data kept): the sender recovers and delivers what comes next.
+  redis_.Stop();
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_TRUE(redis_.Start().ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<RedisReply> r = client_->Command({"PING"});
+        return r.ok();
+      },
+      absl::Seconds(10)));
+  Publish("ana", "n-ana-2");
+  EXPECT_TRUE(
+      WaitFor([&] { return Delivered(web)["n-ana-2"] == 1 && Pending() == 0; }, absl::Seconds(30)));
+  EXPECT_EQ(push->Terminate().value_or(-1), 0);
+}
+
+// A sender replica killed (SIGKILL) mid-batch, and a new one started: every nudge arrives (0 lost),
+// and a nudge sent twice (the provider's 201 came before the XACK that died with the process) is
+// sent with the same Topic, so the browser replaces the first copy: one notification per nudge.
+TEST_F(PushIntegrationTest, SenderKilledMidBatchLosesNothing) {
+  // Answers delayed a little (the fake answers one at a time), so the kill lands with some pushes
+  // acknowledged, some answered but not yet acknowledged, and some still in flight.
+  constexpr int kNudges = 300;
+  std::string script = R"({"sub0": [)";
+  for (int i = 0; i < kNudges; ++i) {
+    absl::StrAppend(&script, i ? "," : "", R"({"status": 201, "delay": )", i % 10 == 0 ? 0.3 : 0.0,
+                    "}");
+  }
+  absl::StrAppend(&script, "]}");
+  Endpoint web = StartWebPush(script);
+  Register("cai", WebDevice(web, 0));
+
+  auto first = StartPush(nullptr, "push-a");
+  for (int i = 0; i < kNudges; ++i) Publish("cai", absl::StrCat("n-cai-", i), i % 16);
+  ASSERT_TRUE(WaitFor([&] { return !Delivered(web).empty(); }, absl::Seconds(30)));
+  first->Kill();
+  const int64_t pending_at_kill = Pending();
+  const size_t before = Delivered(web).size();
+  EXPECT_GT(pending_at_kill, 0) << "the kill did not land mid-batch";
+  auto second = StartPush(nullptr, "push-b");  // takes over push-a's pending entries
+  ASSERT_TRUE(WaitFor([&] { return Delivered(web).size() == kNudges && Pending() == 0; },
+                      absl::Seconds(60)))
+      << Delivered(web).size() << " delivered, " << Pending() << " pending\n"
+      << legwise::testing::HttpGet(second->metrics_port(), "/metrics").value_or("");
+  std::map<std::string, std::set<std::string>> topics;
+  std::map<std::string, int> delivered = Delivered(web, &topics);
+  int resent = 0;
+  for (int i = 0; i < kNudges; ++i) {
+    const std::string id = absl::StrCat("n-cai-", i);
+    EXPECT_GE(delivered[id], 1) << id << " lost";
+    EXPECT_EQ(topics[id].size(), 1u) << id << " sent with different Topics";
+    resent += delivered[id] - 1;
+  }
+  std::cout << "killed with " << before << " answered by the receiver, " << pending_at_kill
+            << " entries unacknowledged; resent after takeover: " << resent << " (same Topic)\n";
+  // Only entries that were unacknowledged at the kill are sent again.
+  EXPECT_LE(resent, pending_at_kill);
+  EXPECT_EQ(second->Terminate().value_or(-1), 0);
+}
+
+}  // namespace
+}  // namespace legwise
