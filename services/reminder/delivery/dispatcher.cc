@@ -27,20 +27,6 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-UserState CoreState(const UserNudgeState& in) {
-  UserState out;
-  out.acknowledged = in.acknowledged;
-  out.cancelled = in.cancelled;
-  for (const std::string& payload : in.snoozes) {
-    v1::Nudge n;
-    if (n.ParseFromString(payload)) {
-      TakePayloadWaterTarget(&n);
-      out.snoozes.push_back(std::move(n));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Dispatcher::Dispatcher(ReminderStore* store, NudgeTextProvider* texts, ScheduleRules rules,
@@ -126,7 +112,7 @@ absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket, DueClaim* claim_out) 
       commits.push_back(std::move(c));
       continue;
     }
-    const UserState state = CoreState(loaded[i]->second);
+    const UserState state = ToCoreState(loaded[i]->second);
     DueWork work =
         DueForDispatch(plan->plan, rules_, state, absl::FromUnixMillis(due.watermark_ms), now,
                        options_.misfire_threshold, FromTimestamp(plan->proto.update_time()));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "google/protobuf/timestamp.pb.h"
@@ -46,6 +47,20 @@ int32_t TakePayloadWaterTarget(v1::Nudge* n) {
   }
   n->DiscardUnknownFields();
   return target;
+}
+
+UserState ToCoreState(const UserNudgeState& in) {
+  UserState out;
+  out.acknowledged = in.acknowledged;
+  out.cancelled = in.cancelled;
+  for (const std::string& payload : in.snoozes) {
+    v1::Nudge n;
+    if (n.ParseFromString(payload)) {
+      TakePayloadWaterTarget(&n);
+      out.snoozes.push_back(std::move(n));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<int> ScheduleHorizon(ReminderStore& store, const ScheduleRules& rules,
