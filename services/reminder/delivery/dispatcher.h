@@ -44,7 +44,7 @@ struct DispatcherOptions {
   // Once the previous layout is drained (no occurrence pending or leased in it), the maintenance
   // pass runs this rarely instead (still migrating plans whose refill comes due, and noticing
   // data an older replica wrote during a rolling upgrade), and the workers stop claiming it.
-  absl::Duration drained_maintenance_interval = absl::Seconds(30);
+  absl::Duration drained_maintenance_interval = absl::Seconds(5);
   // Also drain occurrences still in the per-occurrence layout (a Redis written by the previous
   // version); each bucket's legacy index is claimed with the per-plan one.
   bool drain_legacy = true;
