@@ -49,21 +49,6 @@ void CheckNudgeId(const std::string& nudge_id, FieldViolations* v) {
   }
 }
 
-// The core's view of her stored state.
-UserState ToCoreState(const UserNudgeState& in) {
-  UserState out;
-  out.acknowledged = in.acknowledged;
-  out.cancelled = in.cancelled;
-  for (const std::string& payload : in.snoozes) {
-    v1::Nudge n;
-    if (n.ParseFromString(payload)) {
-      TakePayloadWaterTarget(&n);
-      out.snoozes.push_back(std::move(n));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 // --- StreamNudges -------------------------------------------------------------------------------

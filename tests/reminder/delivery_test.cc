@@ -208,6 +208,27 @@ TEST_F(DeliveryTest, OldLayoutPlanIsMigratedMidDayWithoutLossOrRepeat) {
   for (const Occurrence& o : expected) EXPECT_EQ(ids[o.nudge_id], 1) << o.nudge_id;
 }
 
+// Once the previous layout holds nothing, the workers stop claiming it (an idle replica's cost);
+// old-layout data written later (an older replica during a rolling upgrade) turns it back on.
+TEST_F(DeliveryTest, LegacyClaimsStopOnceDrainedAndResumeWhenWritten) {
+  DispatcherOptions o;
+  o.maintenance_interval = absl::Milliseconds(10);
+  o.drained_maintenance_interval = absl::Milliseconds(50);
+  Dispatcher d(&store_, &texts_, rules_, o);
+  EXPECT_TRUE(d.legacy_active());
+  auto wait_for = [&](bool active) {
+    for (int i = 0; i < 500 && d.legacy_active() != active; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return d.legacy_active() == active;
+  };
+  d.Start();
+  EXPECT_TRUE(wait_for(false));
+  Schedule(MakePlan("ida", 0));  // the previous layout: every occurrence stored
+  EXPECT_TRUE(wait_for(true));
+  d.Stop();
+}
+
 TEST_F(DeliveryTest, AcknowledgedAndCancelledAreNotScheduled) {
   const Plan plan = MakePlan("bea", 0);
   const std::vector<Occurrence> occ = PlanOccurrences(plan, rules_, now_, now_ + absl::Hours(12));

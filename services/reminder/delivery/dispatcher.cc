@@ -27,20 +27,6 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-UserState CoreState(const UserNudgeState& in) {
-  UserState out;
-  out.acknowledged = in.acknowledged;
-  out.cancelled = in.cancelled;
-  for (const std::string& payload : in.snoozes) {
-    v1::Nudge n;
-    if (n.ParseFromString(payload)) {
-      TakePayloadWaterTarget(&n);
-      out.snoozes.push_back(std::move(n));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Dispatcher::Dispatcher(ReminderStore* store, NudgeTextProvider* texts, ScheduleRules rules,
@@ -82,7 +68,7 @@ void Dispatcher::Stop() {
 
 absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket, DueClaim* claim_out) {
   int legacy = 0;
-  if (options_.drain_legacy) {
+  if (options_.drain_legacy && legacy_active_.load()) {
     absl::StatusOr<int> n = DrainLegacy(bucket);
     if (!n.ok()) return n.status();
     legacy = *n;
@@ -126,7 +112,7 @@ absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket, DueClaim* claim_out) 
       commits.push_back(std::move(c));
       continue;
     }
-    const UserState state = CoreState(loaded[i]->second);
+    const UserState state = ToCoreState(loaded[i]->second);
     DueWork work =
         DueForDispatch(plan->plan, rules_, state, absl::FromUnixMillis(due.watermark_ms), now,
                        options_.misfire_threshold, FromTimestamp(plan->proto.update_time()));
@@ -283,7 +269,20 @@ void Dispatcher::MaintenanceLoop() {
     if (absl::Now() >= next) {
       (void)ReapAll();
       (void)MigrateAll(absl::Now());
-      next = absl::Now() + options_.maintenance_interval;
+      // The previous layout is drained when nothing is pending or leased in it: new writes never
+      // add to it (only a replica of the previous version would), so the workers stop claiming
+      // it and this pass slows down until it finds some again.
+      bool drained = false;
+      if (options_.drain_legacy) {
+        absl::StatusOr<std::pair<int64_t, int64_t>> backlog = store_->Backlog();
+        drained = backlog.ok() && backlog->first == 0 && backlog->second == 0;
+        if (backlog.ok() && drained == legacy_active_.load()) {
+          legacy_active_ = !drained;
+          LogInfo(drained ? "legacy_layout_drained" : "legacy_layout_found", {});
+        }
+      }
+      next = absl::Now() +
+             (drained ? options_.drained_maintenance_interval : options_.maintenance_interval);
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

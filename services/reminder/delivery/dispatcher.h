@@ -41,6 +41,10 @@ struct DispatcherOptions {
   absl::Duration max_idle_wait = absl::Milliseconds(500);
   // How often expired legacy leases are reaped and old-layout plans migrated.
   absl::Duration maintenance_interval = absl::Seconds(1);
+  // Once the previous layout is drained (no occurrence pending or leased in it), the maintenance
+  // pass runs this rarely instead (still migrating plans whose refill comes due, and noticing
+  // data an older replica wrote during a rolling upgrade), and the workers stop claiming it.
+  absl::Duration drained_maintenance_interval = absl::Seconds(5);
   // Also drain occurrences still in the per-occurrence layout (a Redis written by the previous
   // version); each bucket's legacy index is claimed with the per-plan one.
   bool drain_legacy = true;
@@ -76,6 +80,9 @@ class Dispatcher {
   uint64_t skipped() const { return skipped_.load(); }
   uint64_t reaped() const { return reaped_.load(); }
   uint64_t fenced() const { return fenced_.load(); }
+  // Whether the workers still claim the previous layout (false once a maintenance pass found it
+  // empty; true again if one finds it written).
+  bool legacy_active() const { return legacy_active_.load(); }
 
  private:
   void WorkerLoop(int index);
@@ -91,6 +98,7 @@ class Dispatcher {
   std::atomic<uint64_t> reaped_{0};
   std::atomic<uint64_t> fenced_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> legacy_active_{true};
   std::vector<std::thread> threads_;
 };
 

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "legwise/reminder/v1/reminder.pb.h"
+#include "services/reminder/core/reminder_core.h"
 #include "services/reminder/planner/plan.h"
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/store/reminder_store.h"
@@ -27,6 +28,10 @@ inline constexpr int kPayloadWaterTargetField = 1000;
 // The water target carried by a payload parsed into `n` (0 = none: the rules' default), and
 // removes every unknown field from `n`.
 int32_t TakePayloadWaterTarget(legwise::reminder::v1::Nudge* n);
+
+// The core's view of her stored state: snooze payloads parsed (unparsable ones left out), their
+// water-target field removed.
+UserState ToCoreState(const UserNudgeState& in);
 
 // Plans [from, from + horizon) and schedules it, leaving out nudges she acknowledged or that were
 // cancelled (e.g. hydration after the day's target). With `replace`, pending occurrences from

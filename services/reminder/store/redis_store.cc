@@ -38,6 +38,21 @@ local function zmscore(key, list)
   end
   return out
 end
+-- The per-occurrence layout: removes her members of user_key (scored by due ms) from min_score on
+-- that are still pending in due (not claimed), from due, pay and user_key.
+local function remove_pending(due, pay, user_key, min_score)
+  local future = redis.call('ZRANGEBYSCORE', user_key, min_score, '+inf')
+  local scores = zmscore(due, future)
+  local pending = {}
+  for i, m in ipairs(future) do
+    if scores[i] then pending[#pending + 1] = m end
+  end
+  if #pending > 0 then
+    chunked('ZREM', due, pending, 1000)
+    chunked('HDEL', pay, pending, 1000)
+    chunked('ZREM', user_key, pending, 1000)
+  end
+end
 local function hmget(key, list)
   local out = {}
   for i = 1, #list, 1000 do
@@ -161,19 +176,7 @@ return #back / 2
 // keep_ms, then (member, due_ms, payload)*. Returns how many were added. A few chunked calls per
 // script, not a few per occurrence: a new plan schedules two days at once.
 const std::string kScheduleScript = absl::StrCat(kNowLua, R"lua(
-if ARGV[2] == '1' then
-  local future = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf')
-  local scores = zmscore(KEYS[1], future)
-  local pending = {}
-  for i, m in ipairs(future) do
-    if scores[i] then pending[#pending + 1] = m end
-  end
-  if #pending > 0 then
-    chunked('ZREM', KEYS[1], pending, 1000)
-    chunked('HDEL', KEYS[2], pending, 1000)
-    chunked('ZREM', KEYS[3], pending, 1000)
-  end
-end
+if ARGV[2] == '1' then remove_pending(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. n2s(now - tonumber(ARGV[5])))
 local members = {}
 for i = 6, #ARGV, 3 do members[#members + 1] = ARGV[i] end
@@ -276,17 +279,7 @@ const std::string kWakePlanScript = absl::StrCat(kNowLua, R"lua(
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then redis.call('HSET', KEYS[4], ARGV[1], '1') end
 redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then
-  local future = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. ARGV[3], '+inf')
-  local scores = zmscore(KEYS[5], future)
-  local pending = {}
-  for i, m in ipairs(future) do
-    if scores[i] then pending[#pending + 1] = m end
-  end
-  if #pending > 0 then
-    chunked('ZREM', KEYS[5], pending, 1000)
-    chunked('HDEL', KEYS[6], pending, 1000)
-    chunked('ZREM', KEYS[7], pending, 1000)
-  end
+  remove_pending(KEYS[5], KEYS[6], KEYS[7], '(' .. ARGV[3])
   redis.call('ZREM', KEYS[8], ARGV[1])
 end
 return 1
