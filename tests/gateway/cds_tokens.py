@@ -6,6 +6,7 @@ Writes OUT_DIR/jwks.json (the public keys: EC P-384 "ec-1", RSA 3072 "rsa-1"; wi
 "old", "ec-old" and "rsa-old": fresh keys under other kids, for key rotation) and
 OUT_DIR/tokens.json: {case: compact JWT}. Every token has its own jti unless the case says replay.
 """
+import base64
 import json
 import os
 import sys
@@ -14,7 +15,17 @@ import uuid
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import RSAAlgorithm
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def ec_public_jwk(public_key):
+    n = public_key.public_numbers()
+    return {"kty": "EC", "crv": "P-384",
+            "x": b64url(n.x.to_bytes(48, "big")), "y": b64url(n.y.to_bytes(48, "big"))}
 
 
 def main():
@@ -24,7 +35,9 @@ def main():
     ec_key = ec.generate_private_key(ec.SECP384R1())
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     rogue = ec.generate_private_key(ec.SECP384R1())
-    ec_jwk = json.loads(ECAlgorithm.to_jwk(ec_key.public_key()))
+    # Built by hand, not with ECAlgorithm.to_jwk: Debian's PyJWT 2.6 drops leading zero bytes of
+    # x and y (about one key in 128), while RFC 7518 6.2.1.2 requires the full 48 bytes.
+    ec_jwk = ec_public_jwk(ec_key.public_key())
     ec_jwk.update(kid=ec_kid, use="sig", alg="ES384")
     rsa_jwk = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
     rsa_jwk.update(kid=rsa_kid, use="sig", alg="RS384")
