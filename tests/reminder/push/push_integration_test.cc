@@ -21,6 +21,7 @@
 #include "services/reminder/push/credentials.h"
 #include "services/reminder/store/redis_store.h"
 #include "services/reminder/store/reminder_store.h"
+#include "tests/reminder/push/push_endpoints.h"
 #include "tests/reminder/push/push_test_util.h"
 #include "tests/support/process.h"
 #include "tests/support/test_keys.h"
@@ -30,8 +31,10 @@ namespace {
 
 namespace v1 = ::legwise::reminder::v1;
 using google::protobuf::Struct;
+using legwise::push::testing::Endpoint;
 using legwise::push::testing::Json;
 using legwise::push::testing::Obj;
+using legwise::push::testing::Problems;
 using legwise::push::testing::Str;
 using legwise::testing::FreePort;
 using legwise::testing::RedisServer;
@@ -41,27 +44,6 @@ using legwise::testing::Subprocess;
 constexpr char kKeyId[] = "KEY1234567";
 constexpr char kTeamId[] = "TEAM123456";
 constexpr char kTopic[] = "com.legwise.app";
-
-struct Endpoint {
-  std::unique_ptr<Subprocess> process;
-  int port = 0;
-  std::string record, subscriptions;
-  std::vector<Struct> Requests() const {
-    std::vector<Struct> out;
-    std::ifstream in(record);
-    std::string line;
-    while (std::getline(in, line)) out.push_back(Json(line));
-    return out;
-  }
-};
-
-std::vector<std::string> Problems(const Struct& s) {
-  std::vector<std::string> out;
-  auto it = s.fields().find("problems");
-  if (it == s.fields().end()) return {"<no problems list>"};
-  for (const auto& v : it->second.list_value().values()) out.push_back(v.string_value());
-  return out;
-}
 
 bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
@@ -96,38 +78,9 @@ class PushIntegrationTest : public ::testing::Test {
 
   Endpoint Start(const std::string& mode, const std::string& script,
                  std::vector<std::string> extra) {
-    Endpoint e;
-    e.port = FreePort();
-    std::string name = absl::StrCat(mode, "-", e.port);
-    e.record = absl::StrCat(dir_, "/", name, ".jsonl");
-    std::string ready = absl::StrCat(dir_, "/", name, ".ready");
-    std::vector<std::string> argv = {"/usr/bin/python3",
-                                     LEGWISE_PUSH_ENDPOINTS,
-                                     mode,
-                                     "--port",
-                                     absl::StrCat(e.port),
-                                     "--record",
-                                     e.record,
-                                     "--ready",
-                                     ready,
-                                     "--script",
-                                     legwise::testing::WriteFile(dir_, name + ".script", script)};
-    if (mode == "webpush") {
-      e.subscriptions = absl::StrCat(dir_, "/", name, ".subscriptions.json");
-      argv.insert(argv.end(), {"--subscriptions", e.subscriptions, "--count", "4"});
-    } else {
-      argv.insert(argv.end(),
-                  {"--cert", certs_.at("server.pem"), "--key", certs_.at("server.key")});
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    e.process = std::make_unique<Subprocess>();
-    EXPECT_TRUE(
-        e.process
-            ->Start(argv, {},
-                    absl::StrCat(legwise::testing::LogDir(), "/push_integration_", name, ".log"))
-            .ok());
-    EXPECT_TRUE(WaitFor([&] { return access(ready.c_str(), F_OK) == 0; }, absl::Seconds(20)));
-    return e;
+    return push::testing::StartEndpoint(
+        {LEGWISE_PUSH_ENDPOINTS, dir_, certs_, 4, "push_integration_"}, mode, script, extra,
+        FreePort());
   }
   Endpoint StartWebPush(const std::string& script = "{}") {
     auto vapid = push::LoadVapidCredentials(vapid_key_, "mailto:ops@legwise.example");

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "services/common/logging.h"
+#include "tests/reminder/push/push_endpoints.h"
 #include "tests/reminder/push/push_test_util.h"
 #include "tests/support/process.h"
 #include "tests/support/test_keys.h"
@@ -30,9 +31,11 @@ using google::protobuf::Struct;
 using legwise::testing::FreePort;
 using legwise::testing::LogDir;
 using legwise::testing::Subprocess;
+using testing::Endpoint;
 using testing::Json;
 using testing::Num;
 using testing::Obj;
+using testing::Problems;
 using testing::Str;
 
 constexpr char kTopic[] = "com.legwise.app";
@@ -40,42 +43,6 @@ constexpr char kKeyId[] = "KEY1234567";
 constexpr char kTeamId[] = "TEAM123456";
 
 std::string Token(char c) { return std::string(64, c); }
-
-// A loopback push service process and the requests it recorded.
-struct Endpoint {
-  std::unique_ptr<Subprocess> process;
-  int port = 0;
-  std::string record;
-  std::string subscriptions;
-  std::string base() const { return absl::StrCat("https://127.0.0.1:", port); }
-
-  // Every recorded request of `kind` ("" = all), in arrival order.
-  std::vector<Struct> Requests(const std::string& kind = "") const {
-    std::vector<Struct> out;
-    std::ifstream in(record);
-    std::string line;
-    while (std::getline(in, line)) {
-      Struct s = Json(line);
-      if (kind.empty() || Str(s, "kind") == kind) out.push_back(s);
-    }
-    return out;
-  }
-  std::vector<Struct> For(const std::string& key) const {
-    std::vector<Struct> out;
-    for (const Struct& s : Requests()) {
-      if (Str(s, "key") == key) out.push_back(s);
-    }
-    return out;
-  }
-};
-
-std::vector<std::string> Problems(const Struct& s) {
-  std::vector<std::string> out;
-  auto it = s.fields().find("problems");
-  if (it == s.fields().end()) return {"<no problems list>"};
-  for (const auto& v : it->second.list_value().values()) out.push_back(v.string_value());
-  return out;
-}
 
 // Collects each job's one callback.
 class Results {
@@ -119,39 +86,8 @@ class PushSenderTest : public ::testing::Test {
   // Starts push_endpoints.py in `mode` on `port` with `script` (JSON) and waits until it listens.
   Endpoint Start(const std::string& mode, const std::string& script, std::vector<std::string> extra,
                  int port = FreePort()) {
-    Endpoint e;
-    e.port = port;
-    std::string name = absl::StrCat(mode, "-", e.port);
-    e.record = absl::StrCat(*dir_, "/", name, ".jsonl");
-    std::string ready = absl::StrCat(*dir_, "/", name, ".ready");
-    std::vector<std::string> argv = {"/usr/bin/python3",
-                                     LEGWISE_PUSH_ENDPOINTS,
-                                     mode,
-                                     "--port",
-                                     absl::StrCat(e.port),
-                                     "--record",
-                                     e.record,
-                                     "--ready",
-                                     ready,
-                                     "--script",
-                                     legwise::testing::WriteFile(*dir_, name + ".script", script)};
-    if (mode == "webpush") {
-      e.subscriptions = absl::StrCat(*dir_, "/", name, ".subscriptions.json");
-      argv.insert(argv.end(), {"--subscriptions", e.subscriptions, "--count", "6"});
-    } else {
-      argv.insert(argv.end(),
-                  {"--cert", certs_->at("server.pem"), "--key", certs_->at("server.key")});
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    e.process = std::make_unique<Subprocess>();
-    EXPECT_TRUE(
-        e.process->Start(argv, {}, absl::StrCat(LogDir(), "/push_endpoints_", name, ".log")).ok());
-    absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (access(ready.c_str(), F_OK) != 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    EXPECT_EQ(access(ready.c_str(), F_OK), 0) << mode << " did not come up";
-    return e;
+    return testing::StartEndpoint({LEGWISE_PUSH_ENDPOINTS, *dir_, *certs_, 6, "push_endpoints_"},
+                                  mode, script, extra, port);
   }
 
   Endpoint StartApns(const std::string& script = "{}") {
