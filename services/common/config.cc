@@ -1,6 +1,7 @@
 #include "services/common/config.h"
 
 #include <cstdlib>
+#include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -125,6 +126,18 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, const EnvLookup& 
     }
   }
   return absl::OkStatus();
+}
+
+std::optional<int> FlagSet::ParseMain(int argc, const char* const* argv) {
+  if (absl::Status s = Parse(argc, argv); !s.ok()) {
+    std::cerr << s.message() << "\n\n" << Usage();
+    return 2;
+  }
+  if (help_requested_) {
+    std::cout << Usage();
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string FlagSet::Usage() const {

@@ -6,6 +6,7 @@
 #define LEGWISE_SERVICES_COMMON_CONFIG_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ class FlagSet {
                      const EnvLookup& env = ProcessEnvironment());
 
   bool help_requested() const { return help_requested_; }
+
+  // Parse() for a main(): on a bad flag prints the error and the usage to stderr and returns 2;
+  // on --help prints the usage to stdout and returns 0; otherwise returns nullopt and the program
+  // goes on. Use as `if (auto exit_code = flags.ParseMain(argc, argv)) return *exit_code;`.
+  std::optional<int> ParseMain(int argc, const char* const* argv);
 
   // Human-readable usage: every flag, its variable, default and help.
   std::string Usage() const;

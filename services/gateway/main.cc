@@ -87,14 +87,7 @@ int main(int argc, char** argv) {
   flags.AddString("log_level", &runner_options.log_level, "debug, info, warning or error.");
   legwise::gateway::AddHttpServerFlags(&flags, &http);
   legwise::AddClientTlsFlags(&flags, "backend", &backend_tls);
-  if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << s.message() << "\n\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
   for (auto [name, value] : {std::pair{"triage_addr", triage_addr},
                              {"content_addr", content_addr},
                              {"reminder_addr", reminder_addr}}) {

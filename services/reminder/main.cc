@@ -90,14 +90,7 @@ int main(int argc, char** argv) {
   flags.AddString("page_token_key_file", &page_token_key_file,
                   "File with the key (>= 16 bytes) that signs page tokens; every replica of a "
                   "deployment uses the same one. \"\" = a built-in key (development).");
-  if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << s.message() << "\n\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
   if (!page_token_key_file.empty()) {
     if (absl::Status s = legwise::InstallPageTokenKeyFile(page_token_key_file); !s.ok()) {
       std::cerr << s.message() << "\n";

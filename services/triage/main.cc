@@ -33,14 +33,7 @@ int main(int argc, char** argv) {
                     "guidance_degraded = true.");
   flags.AddString("rules_file", &rules_file,
                   "Rule table (text format) to use instead of the one built into the binary.");
-  if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n\n%s", std::string(s.message()).c_str(), flags.Usage().c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
   if (absl::Status s = legwise::ValidateHostPort(content_addr, "--content_addr"); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;

@@ -91,14 +91,7 @@ int main(int argc, char** argv) {
   flags.AddDuration("push_initial_backoff", &sender_options.retry.initial_backoff,
                     "First retry's backoff (429 / 5xx / timeouts).");
   flags.AddDuration("push_max_backoff", &sender_options.retry.max_backoff, "Longest backoff.");
-  if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::cerr << s.message() << "\n\n" << flags.Usage();
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit_code = flags.ParseMain(argc, argv)) return *exit_code;
   auto fail = [](const absl::Status& s) {
     std::cerr << s.message() << "\n";
     return 2;
