@@ -11,7 +11,8 @@
 //     reach the three services, triage and reminder reach content, content and reminder reach Redis,
 //     every pod reaches kube-dns, and nothing else is allowed;
 //  4. Redis: a StatefulSet with a volume claim and AOF (in-cluster), or an external address with the
-//     password from a Secret (managed).
+//     password from a Secret (managed);
+//  5. the gateway and the push sender: their own rules, and where they may connect.
 // With --self-test it also breaks the manifests in memory in several ways and fails unless every
 // break is caught (the checks can fail).
 //
@@ -161,11 +162,14 @@ async function schemaErrors(objects) {
     const id = `${o.kind}/${o.metadata?.name}`;
     if (o.apiVersion === "monitoring.coreos.com/v1") {
       // Prometheus Operator CRDs (no kubernetes-models schema): the fields the kit relies on.
-      const allowed = { ServiceMonitor: ["selector", "endpoints"], PrometheusRule: ["groups"] }[o.kind];
+      const allowed = { ServiceMonitor: ["selector", "endpoints"], PodMonitor: ["selector", "podMetricsEndpoints"], PrometheusRule: ["groups"] }[o.kind];
       if (!allowed) errors.push(`${id}: unexpected monitoring kind`);
       else for (const k of Object.keys(o.spec || {})) if (!allowed.includes(k)) errors.push(`${id}: unknown field spec.${k}`);
       if (o.kind === "ServiceMonitor" && !(o.spec?.endpoints || []).every((e) => e.port === "metrics")) {
         errors.push(`${id}: endpoints must scrape the "metrics" port`);
+      }
+      if (o.kind === "PodMonitor" && !(o.spec?.podMetricsEndpoints || []).every((e) => e.port === "metrics")) {
+        errors.push(`${id}: podMetricsEndpoints must scrape the "metrics" port`);
       }
       if (o.kind === "PrometheusRule") {
         for (const g of o.spec?.groups || []) for (const r of g.rules || []) {
@@ -294,7 +298,8 @@ function check(objects, ctx) {
     if (/:latest$/.test(c.image) || !/:[\w.-]+$/.test(c.image)) fail(`${id}: image ${c.image} has no fixed tag`);
     if (PROD && c.image.startsWith("localhost/")) fail(`${id}: prod image ${c.image} is local`);
     // dev runs what deploy/containers/build-and-run.sh builds: localhost/legwise/<name>:dev.
-    const short = id.split("/")[1].replace(/^legwise-/, "");
+    // legwise-push runs from the reminder image (deploy/containers: one image, two executables).
+    const short = { push: "reminder" }[id.split("/")[1].replace(/^legwise-/, "")] ?? id.split("/")[1].replace(/^legwise-/, "");
     if (args.overlay === "dev" && c.image !== `localhost/legwise/${short}:dev`) fail(`${id}: dev image ${c.image}, want localhost/legwise/${short}:dev`);
     if (!new RegExp(`(^|/)legwise/${short}:[\\w.-]+$`).test(c.image)) fail(`${id}: image ${c.image} is not <registry>/legwise/${short}:<tag>`);
   };
@@ -549,6 +554,59 @@ function check(objects, ctx) {
     expect("gateway -> redis", gwPod, redis, 6379, false);
     expect("gateway -> internet", gwPod, internet, 443, false);
   }
+  // The push sender: its own Deployment, reached by nobody (probes come from the node), out to
+  // Redis and to public addresses on 443 only (APNs, FCM, Web Push services), never to private or
+  // metadata ranges.
+  const push = find("Deployment", "legwise-push");
+  if (!push) {
+    fail("Deployment/legwise-push missing");
+  } else {
+    const id = "Deployment/legwise-push";
+    const pod = push.spec.template.spec;
+    const c = pod.containers[0];
+    const labels = push.spec.template.metadata.labels || {};
+    if (!selectorMatches(push.spec.selector, labels)) fail(`${id}: selector does not match its pods`);
+    if (pod.serviceAccountName !== "legwise-push") fail(`${id}: serviceAccountName`);
+    checkSecurity(id, pod, c);
+    const grpcPort = (c.ports || []).find((p) => p.name === "grpc")?.containerPort;
+    if (c.readinessProbe?.grpc?.port !== grpcPort || c.livenessProbe?.grpc?.service !== "liveness" || !c.startupProbe?.grpc) {
+      fail(`${id}: probes must be gRPC on its grpc port (liveness: "liveness", and a startup probe)`);
+    }
+    const env = envOf(pod, c);
+    if (MANAGED) {
+      const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
+      if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
+    } else {
+      resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
+    }
+    const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
+    const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
+    const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
+    if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
+    const grace = parseDuration(env.LEGWISE_SHUTDOWN_GRACE ?? "20s") + parseDuration(env.LEGWISE_DRAIN_DELAY ?? "0");
+    if (!((pod.terminationGracePeriodSeconds ?? 30) > grace)) fail(`${id}: terminationGracePeriodSeconds <= shutdown_grace + drain_delay`);
+    for (const kind of ["PodDisruptionBudget", "HorizontalPodAutoscaler"]) {
+      if (!find(kind, "legwise-push")) fail(`${kind}/legwise-push missing`);
+    }
+    if (push.spec.replicas !== undefined) fail(`${id}: sets spec.replicas although the HPA owns the count`);
+    if (objects.some((o) => o.kind === "ServiceMonitor") && !objects.some((o) => o.kind === "PodMonitor" && selectorMatches(o.spec.selector, labels))) {
+      fail(`${id}: monitored overlay without a PodMonitor for it`);
+    }
+    const pushPod = { ns, labels };
+    expect("push -> internet", pushPod, internet, 443, true);
+    expect("push -> internet on another port", pushPod, internet, 80, false);
+    expect("push -> private address", pushPod, { ip: "10.1.2.3" }, 443, false);
+    expect("push -> cloud metadata", pushPod, { ip: "169.254.169.254" }, 443, false);
+    expect("push -> redis", pushPod, redis, 6379, true);
+    expect("push -> kube-dns", pushPod, dns, 53, true, "UDP");
+    expect("prometheus -> push metrics", prometheus, pushPod, 9466, monitored);
+    expect("unlabelled pod -> push", stranger, pushPod, grpcPort, false);
+    expect("client -> push", client, pushPod, grpcPort, false);
+    for (const [svc, want] of Object.entries(SERVICES)) {
+      expect(`push -> ${svc}`, pushPod, pods[svc], want.port, false);
+      expect(`${svc} -> push`, pods[svc], pushPod, grpcPort, false);
+    }
+  }
   if (redisLabels) {
     expect("prometheus -> redis", prometheus, redis, 6379, false);
     expect("client -> redis", client, redis, 6379, false);
@@ -614,6 +672,16 @@ function mutations() {
       if (!p) throw new Error("production only");
       p.spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
     },
+    "push without the Redis password": (o) => {
+      const d = dep(o, "push").spec.template.spec;
+      d.volumes = d.volumes.filter((v) => v.name !== "redis-auth");
+      d.containers[0].volumeMounts = d.containers[0].volumeMounts.filter((m) => m.name !== "redis-auth");
+    },
+    "push may reach private addresses": (o) => {
+      const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-push");
+      delete p.spec.egress[0].to[0].ipBlock.except;
+    },
+    "push without an HPA": (o) => { o.splice(o.findIndex((x) => x.kind === "HorizontalPodAutoscaler" && x.metadata.name === "legwise-push"), 1); },
     "an alert without a runbook": (o) => {
       const r = o.find((x) => x.kind === "PrometheusRule");
       if (!r) throw new Error("production only");
