@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
   flags.AddDuration("claim_min_idle", &feed.claim_min_idle,
                     "Idle time after which a pending entry is taken over (more than a request "
                     "deadline plus the longest backoff).");
+  flags.AddDuration("refresh_interval", &feed.refresh_interval,
+                    "How often entries still in flight (in a retry backoff) get their idle time "
+                    "reset, so no replica takes them over (under claim_min_idle).");
+  flags.AddDuration("consumer_idle_limit", &feed.consumer_idle_limit,
+                    "Other consumers idle this long with nothing pending leave the group.");
   flags.AddDuration("trim_interval", &feed.trim_interval,
                     "How often the feed is trimmed to what every group acknowledged.");
   flags.AddDuration("replay_window", &feed.replay_window,
