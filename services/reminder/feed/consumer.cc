@@ -229,14 +229,18 @@ void FeedConsumer::HandleBatch(const std::vector<Read>& reads, bool claimed) {
     }
     const absl::StatusOr<v1::ReminderPlan>& proto = plans[next_plan++];
     absl::Time quiet_start = absl::InfiniteFuture();
+    DeviceTexts texts{options_.texts, options_.rules.default_water_target_ml};
     if (proto.ok()) {
       absl::StatusOr<Plan> plan = PlanFromProto(*proto);
-      if (plan.ok()) quiet_start = NextQuietStart(*plan, p.entry.due_time);
+      if (plan.ok()) {
+        quiet_start = NextQuietStart(*plan, p.entry.due_time);
+        texts.water_target_ml = WaterTargetMl(*plan, options_.rules);
+      }
     } else if (!absl::IsNotFound(proto.status())) {
       metrics_->Increment("legwise_push_feed_redis_errors_total");
       continue;  // pending
     }
-    if (!Send(*p.stream, p.id, p.entry, *devices[i], quiet_start, claimed)) {
+    if (!Send(*p.stream, p.id, p.entry, *devices[i], quiet_start, texts, claimed)) {
       ack(*p.stream, p.id, "acked");
     }
   }
@@ -247,8 +251,8 @@ void FeedConsumer::HandleBatch(const std::vector<Read>& reads, bool claimed) {
 
 bool FeedConsumer::Send(const std::string& stream, const std::string& id, const FeedEntry& entry,
                         const std::vector<v1::Device>& devices, absl::Time quiet_start,
-                        bool claimed) {
-  std::vector<push::PushJob> jobs = JobsFor(entry, devices, quiet_start);
+                        const DeviceTexts& texts, bool claimed) {
+  std::vector<push::PushJob> jobs = JobsFor(entry, devices, quiet_start, texts);
   if (claimed && jobs.size() > 1) {
     absl::StatusOr<RedisReply> done = redis_->Command({"HKEYS", DoneKey(stream, id)});
     if (!done.ok()) return true;  // pending

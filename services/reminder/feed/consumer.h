@@ -25,9 +25,11 @@
 #include "absl/time/time.h"
 #include "services/common/metrics.h"
 #include "services/common/redis_client.h"
+#include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/devices/device_store.h"
 #include "services/reminder/feed/feed_entry.h"
 #include "services/reminder/planner/plan.h"
+#include "services/reminder/planner/schedule_rules.h"
 #include "services/reminder/push/sender.h"
 #include "services/reminder/store/reminder_store.h"
 
@@ -56,6 +58,10 @@ struct FeedConsumerOptions {
   absl::Duration consumer_idle_limit = absl::Hours(1);
   // How long the per-device done hash of an entry is kept.
   absl::Duration done_retention = absl::Hours(25);
+  // Texts for devices whose locale is not the nudge's (nullptr: the nudge's texts for every
+  // device), and the rules giving her water target when her plan sets none (the reminder's).
+  NudgeTextProvider* texts = nullptr;
+  ScheduleRules rules;
   Metrics* metrics = nullptr;  // nullptr: Metrics::Default()
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -125,7 +131,7 @@ class FeedConsumer {
   // (to be acknowledged by the caller), true when it is in flight or stays pending.
   bool Send(const std::string& stream, const std::string& id, const FeedEntry& entry,
             const std::vector<legwise::reminder::v1::Device>& devices, absl::Time quiet_start,
-            bool claimed);
+            const DeviceTexts& texts, bool claimed);
   void ReadNew();
   void AutoClaim();
   void Trim();
