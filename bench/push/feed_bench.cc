@@ -6,6 +6,7 @@
 // 0 in every stream), next to h2load's request rate against the same nghttpd in the same run.
 //
 //   push_feed_bench [--entries=50000] [--users=10000] [--feed_batch=500] [--in_flight=1000]
+//                   [--loop_threads=1]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -212,7 +213,8 @@ int Main(int argc, char** argv) {
        "--apns_sandbox_endpoint=" + endpoint, "--push_ca_file=" + certs->at("ca.pem"),
        absl::StrCat("--due_buckets=", store.num_buckets()),
        "--feed_batch=" + Arg(argc, argv, "feed_batch", "500"),
-       "--max_in_flight=" + Arg(argc, argv, "in_flight", "1000"), "--replay_window=0s"});
+       "--max_in_flight=" + Arg(argc, argv, "in_flight", "1000"),
+       "--push_loop_threads=" + Arg(argc, argv, "loop_threads", "1"), "--replay_window=0s"});
   if (absl::Status s = push.Start(); !s.ok()) {
     fprintf(stderr, "legwise-push: %s (log %s)\n", s.ToString().c_str(), push.log_path().c_str());
     return 1;

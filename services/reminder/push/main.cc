@@ -99,6 +99,9 @@ int main(int argc, char** argv) {
                   "CA bundle to trust instead of the system's (tests).");
   flags.AddInt("max_in_flight", &sender_options.max_in_flight, "Requests in flight at most.", 1,
                100000);
+  flags.AddInt("push_loop_threads", &sender_options.loop_threads,
+               "Sender event-loop threads (one libcurl multi handle each; about one per core).", 1,
+               64);
   flags.AddInt("max_pending", &sender_options.max_pending,
                "Pushes accepted at most (queued, in flight, waiting to retry).", 100, 10000000);
   flags.AddDuration("push_request_timeout", &sender_options.request_timeout,
