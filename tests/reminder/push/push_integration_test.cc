@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
@@ -221,7 +222,9 @@ TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
   v1::Device phone;
   phone.mutable_apns()->set_device_token(gone_token);
   Register("ana", phone);
-  Register("bea", WebDevice(web, 1));
+  v1::Device bea_browser = WebDevice(web, 1);
+  bea_browser.set_locale("es");  // not the nudge's locale: her browser gets Spanish texts
+  Register("bea", bea_browser);
   ASSERT_EQ(List("ana").size(), 2u);
 
   auto push = StartPush(&apns, "push-a");
@@ -241,6 +244,12 @@ TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
     if (Str(r, "key") == "sub0") {
       EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Time for a glass of water");
       EXPECT_EQ(Str(Obj(r, "payload"), "kind"), "NUDGE_KIND_HYDRATION");
+    }
+    if (Str(r, "key") == "sub1") {  // decrypted by the independent receiver
+      EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Hora de un vaso de agua");
+      EXPECT_EQ(Str(Obj(r, "payload"), "locale"), "es");
+      EXPECT_TRUE(absl::StartsWith(Str(Obj(r, "payload"), "body"), "Un vaso ahora"));
+      EXPECT_FALSE(absl::StrContains(Str(Obj(r, "payload"), "body"), "{daily_target}"));
     }
   }
   // bea: 429, then the retry no sooner than Retry-After (2 s).
