@@ -335,5 +335,29 @@ TEST_F(PushIntegrationTest, SenderKilledMidBatchLosesNothing) {
   EXPECT_EQ(second->Terminate().value_or(-1), 0);
 }
 
+// A push waiting out Retry-After longer than claim_min_idle (3 s here): its replica keeps the entry
+// fresh (XCLAIM JUSTID every second), so the other replica's XAUTOCLAIM does not take it over and
+// send it a second time.
+TEST_F(PushIntegrationTest, LongRetryIsNotTakenOverByAnotherReplica) {
+  Endpoint web = StartWebPush(
+      R"({"sub0": [{"status": 429, "retry_after": "4"}, {"status": 503, "retry_after": "4"}]})");
+  Register("dee", WebDevice(web, 0));
+  auto a = StartPush(nullptr, "push-a");
+  auto b = StartPush(nullptr, "push-b");
+  Publish("dee", "n-dee-1");
+  ASSERT_TRUE(
+      WaitFor([&] { return Delivered(web).size() == 1 && Pending() == 0; }, absl::Seconds(30)))
+      << Delivered(web).size() << " delivered, " << Pending() << " pending";
+  EXPECT_EQ(Delivered(web)["n-dee-1"], 1);
+  EXPECT_EQ(web.Requests().size(), 3u) << "429, 503, 201: nothing sent twice";
+  for (auto* p : {a.get(), b.get()}) {
+    const std::string metrics =
+        legwise::testing::HttpGet(p->metrics_port(), "/metrics").value_or("");
+    EXPECT_FALSE(absl::StrContains(metrics, "legwise_push_feed_claimed_total 1")) << metrics;
+  }
+  EXPECT_EQ(a->Terminate().value_or(-1), 0);
+  EXPECT_EQ(b->Terminate().value_or(-1), 0);
+}
+
 }  // namespace
 }  // namespace legwise
