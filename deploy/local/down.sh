@@ -3,7 +3,7 @@
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 RUN="$REPO/.run"
-for name in legwise-triage legwise-reminder legwise-content redis; do
+for name in legwise-push legwise-triage legwise-reminder legwise-content redis; do
   pidfile="$RUN/$name.pid"
   [[ -f "$pidfile" ]] || continue
   pid=$(cat "$pidfile")

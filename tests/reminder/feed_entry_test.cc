@@ -1,6 +1,7 @@
 // A delivery-feed entry parsed as legwise-push reads it, and fanned out to her devices.
 #include "services/reminder/feed/feed_entry.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/reminder/push/request.h"
@@ -101,6 +102,39 @@ TEST(FeedEntryTest, OneValidJobPerDeviceWithTheNudgesFields) {
     EXPECT_TRUE(push::PastUsefulness(j.message, e->due_time + absl::Hours(2), &quiet_hours));
     EXPECT_FALSE(quiet_hours);  // the TTL passed first
   }
+}
+
+// A device in another locale than the nudge's gets the texts in its own locale, with her water
+// target; one in the nudge's locale (or none) gets the nudge's texts as published.
+TEST(FeedEntryTest, TextsInEachDevicesOwnLocale) {
+  auto e = ParseFeedEntry(EntryFields(Hydration()));
+  ASSERT_TRUE(e.ok());
+  std::vector<v1::Device> devices(3);
+  for (int i = 0; i < 3; ++i) {
+    devices[i].set_device_id(absl::StrCat("d", i));
+    devices[i].mutable_fcm()->set_registration_token(absl::StrCat("tok", i));
+  }
+  devices[0].set_locale("es");
+  devices[1].set_locale("en");
+  NudgeTextProvider provider(nullptr);  // no content service: the built-in texts
+  std::vector<push::PushJob> jobs =
+      JobsFor(*e, devices, absl::InfiniteFuture(), DeviceTexts{&provider, 1800});
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].message.locale, "es");
+  EXPECT_EQ(jobs[0].message.title, "Hora de un vaso de agua");
+  EXPECT_TRUE(absl::StartsWith(jobs[0].message.body, "Un vaso ahora")) << jobs[0].message.body;
+  EXPECT_FALSE(absl::StrContains(jobs[0].message.body, "{daily_target}"));
+  EXPECT_TRUE(push::ValidateMessage(jobs[0].message).ok());
+  for (int i : {1, 2}) {
+    EXPECT_EQ(jobs[i].message.locale, "en");
+    EXPECT_EQ(jobs[i].message.title, "Time for water");
+    EXPECT_EQ(jobs[i].message.body, "A glass now helps with cramps.");
+  }
+  // Her own target is in the Spanish text: another target, another body.
+  std::vector<push::PushJob> other =
+      JobsFor(*e, devices, absl::InfiniteFuture(), DeviceTexts{&provider, 2500});
+  EXPECT_NE(other[0].message.body, jobs[0].message.body);
+  EXPECT_EQ(other[0].message.title, jobs[0].message.title);
 }
 
 }  // namespace

@@ -41,6 +41,15 @@ class DeviceStore {
   // Her devices by user key, oldest first.
   virtual absl::StatusOr<std::vector<legwise::reminder::v1::Device>> ListForUserKey(
       absl::string_view user_key) = 0;
+  // ListForUserKey for several users at once, one answer per key in order (the Redis store sends
+  // them as one pipeline: one round trip for a whole batch of the push sender's feed).
+  virtual std::vector<absl::StatusOr<std::vector<legwise::reminder::v1::Device>>> ListForUserKeys(
+      const std::vector<std::string>& user_keys) {
+    std::vector<absl::StatusOr<std::vector<legwise::reminder::v1::Device>>> out;
+    out.reserve(user_keys.size());
+    for (const std::string& k : user_keys) out.push_back(ListForUserKey(k));
+    return out;
+  }
   // Forgets a device its provider called unregistered; OK when it is gone already (a retry, or she
   // unregistered it meanwhile).
   virtual absl::Status ForgetForUserKey(absl::string_view user_key,
@@ -83,6 +92,8 @@ class RedisDeviceStore final : public DeviceStore {
   absl::Status Unregister(absl::string_view user_id, absl::string_view device_id) override;
   absl::StatusOr<std::vector<legwise::reminder::v1::Device>> ListForUserKey(
       absl::string_view user_key) override;
+  std::vector<absl::StatusOr<std::vector<legwise::reminder::v1::Device>>> ListForUserKeys(
+      const std::vector<std::string>& user_keys) override;
   absl::Status ForgetForUserKey(absl::string_view user_key, absl::string_view device_id) override;
 
  private:

@@ -54,6 +54,18 @@ absl::StatusOr<v1::Device> Parse(const std::string& data) {
   return d;
 }
 
+// An HVALS reply of her devices hash: the devices, oldest first.
+absl::StatusOr<std::vector<v1::Device>> ParseDeviceList(const RedisReply& r) {
+  std::vector<v1::Device> out;
+  for (const RedisReply& e : r.elements) {
+    absl::StatusOr<v1::Device> d = Parse(e.str);
+    if (!d.ok()) return d.status();
+    out.push_back(*std::move(d));
+  }
+  SortDevices(&out);
+  return out;
+}
+
 absl::Status ScriptError(const RedisReply& r) {
   if (r.is_error()) return absl::InternalError(absl::StrCat("redis script: ", r.str));
   return absl::OkStatus();
@@ -115,13 +127,27 @@ absl::StatusOr<std::vector<v1::Device>> RedisDeviceStore::ListForUserKey(
     absl::string_view user_key) {
   absl::StatusOr<RedisReply> r = redis_->Command({"HVALS", KeyPrefix(user_key) + "devices"});
   if (!r.ok()) return r.status();
-  std::vector<v1::Device> out;
-  for (const RedisReply& e : r->elements) {
-    absl::StatusOr<v1::Device> d = Parse(e.str);
-    if (!d.ok()) return d.status();
-    out.push_back(*std::move(d));
+  return ParseDeviceList(*r);
+}
+
+std::vector<absl::StatusOr<std::vector<v1::Device>>> RedisDeviceStore::ListForUserKeys(
+    const std::vector<std::string>& user_keys) {
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(user_keys.size());
+  for (const std::string& k : user_keys) cmds.push_back({"HVALS", KeyPrefix(k) + "devices"});
+  std::vector<absl::StatusOr<std::vector<v1::Device>>> out;
+  out.reserve(user_keys.size());
+  if (cmds.empty()) return out;
+  absl::StatusOr<std::vector<RedisReply>> r = redis_->Pipeline(cmds);
+  for (size_t i = 0; i < user_keys.size(); ++i) {
+    if (!r.ok()) {
+      out.push_back(r.status());
+    } else if ((*r)[i].is_error()) {
+      out.push_back(absl::InternalError((*r)[i].str));
+    } else {
+      out.push_back(ParseDeviceList((*r)[i]));
+    }
   }
-  SortDevices(&out);
   return out;
 }
 

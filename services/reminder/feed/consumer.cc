@@ -91,6 +91,55 @@ absl::StatusOr<int64_t> TrimFeed(RedisClient* redis, const std::string& stream,
   return r->integer;
 }
 
+absl::Status RefreshPending(RedisClient* redis, const std::string& stream, const std::string& group,
+                            const std::string& consumer, const std::vector<std::string>& ids) {
+  constexpr size_t kChunk = 1000;
+  std::vector<std::vector<std::string>> cmds;
+  for (size_t at = 0; at < ids.size(); at += kChunk) {
+    std::vector<std::string> cmd = {"XCLAIM", stream, group, consumer, "0"};
+    cmd.insert(cmd.end(), ids.begin() + at, ids.begin() + std::min(ids.size(), at + kChunk));
+    cmd.push_back("JUSTID");
+    cmds.push_back(std::move(cmd));
+  }
+  if (cmds.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<RedisReply>> r = redis->Pipeline(cmds);
+  if (!r.ok()) return r.status();
+  for (const RedisReply& reply : *r) {
+    if (reply.is_error()) return absl::InternalError(reply.str);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> RemoveIdleConsumers(RedisClient* redis, const std::string& stream,
+                                        const std::string& group, const std::string& keep,
+                                        absl::Duration min_idle) {
+  absl::StatusOr<std::vector<RedisReply>> info =
+      redis->Pipeline({{"XINFO", "CONSUMERS", stream, group}});
+  if (!info.ok()) return info.status();
+  const RedisReply* consumers = &info->front();
+  if (consumers->is_error()) return 0;  // no stream or no group yet
+  std::vector<std::vector<std::string>> cmds;
+  for (const RedisReply& c : consumers->elements) {
+    std::string name;
+    int64_t pending = -1, idle = -1;
+    for (size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+      const std::string& k = c.elements[i].str;
+      if (k == "name") name = c.elements[i + 1].str;
+      if (k == "pending") pending = c.elements[i + 1].integer;
+      if (k == "idle") idle = c.elements[i + 1].integer;
+    }
+    if (name.empty() || name == keep || pending != 0) continue;
+    if (idle < absl::ToInt64Milliseconds(min_idle)) continue;
+    cmds.push_back({"XGROUP", "DELCONSUMER", stream, group, name});
+  }
+  if (cmds.empty()) return 0;
+  absl::StatusOr<std::vector<RedisReply>> r = redis->Pipeline(cmds);
+  if (!r.ok()) return r.status();
+  int removed = 0;
+  for (const RedisReply& reply : *r) removed += reply.is_error() ? 0 : 1;
+  return removed;
+}
+
 FeedConsumer::FeedConsumer(std::shared_ptr<RedisClient> redis, ReminderStore* plans,
                            DeviceStore* devices, push::PushSender* sender,
                            FeedConsumerOptions options)
@@ -107,6 +156,8 @@ FeedConsumer::FeedConsumer(std::shared_ptr<RedisClient> redis, ReminderStore* pl
                      "Entries taken over from an idle consumer (XAUTOCLAIM).");
   metrics_->Describe("legwise_push_feed_trimmed_total", "counter",
                      "Entries trimmed from the feed after every group acknowledged them.");
+  metrics_->Describe("legwise_push_feed_consumers_removed_total", "counter",
+                     "Consumers removed from the group: idle long with nothing pending.");
   metrics_->Describe("legwise_push_feed_redis_errors_total", "counter",
                      "Redis calls of the feed consumer that failed.");
 }
@@ -125,61 +176,99 @@ std::string FeedConsumer::DoneKey(const std::string& stream, const std::string& 
 
 int FeedConsumer::tracked_entries() { return tracked_count_.load(); }
 
-void FeedConsumer::Handle(const std::string& stream, const RedisReply& entry, bool claimed) {
-  if (entry.elements.size() < 2) return;
-  const std::string& id = entry.elements[0].str;
-  const std::string key = absl::StrCat(stream, " ", id);
-  if (tracked_.contains(key)) return;  // ours already, still in flight
-  auto ack = [&](const char* why) {
-    absl::StatusOr<std::vector<RedisReply>> r =
-        redis_->Pipeline({{"XACK", stream, options_.group, id}, {"DEL", DoneKey(stream, id)}});
-    if (!r.ok()) metrics_->Increment("legwise_push_feed_redis_errors_total");
+void FeedConsumer::HandleBatch(const std::vector<Read>& reads, bool claimed) {
+  // Entries with a final answer before any push (malformed, no devices, nothing left to send):
+  // acknowledged together at the end, one round trip.
+  std::vector<std::vector<std::string>> acks;
+  auto ack = [&](const std::string& stream, const std::string& id, const char* why) {
+    acks.push_back({"XACK", stream, options_.group, id});
+    acks.push_back({"DEL", DoneKey(stream, id)});
     metrics_->Increment("legwise_push_feed_entries_total", {{"result", why}});
   };
-  absl::StatusOr<FeedEntry> parsed = ParseFeedEntry(Fields(entry.elements[1]));
-  if (!parsed.ok()) {
-    LogWarning("feed_entry_malformed", {{"reason", std::string(parsed.status().message())}});
-    ack("malformed");
-    return;
+  struct Parsed {
+    const std::string* stream;
+    std::string id;
+    FeedEntry entry;
+  };
+  std::vector<Parsed> parsed;
+  parsed.reserve(reads.size());
+  for (const Read& read : reads) {
+    const RedisReply& entry = *read.entry;
+    if (entry.elements.size() < 2) continue;
+    const std::string& id = entry.elements[0].str;
+    if (tracked_.contains(absl::StrCat(*read.stream, " ", id))) continue;  // ours, in flight
+    absl::StatusOr<FeedEntry> e = ParseFeedEntry(Fields(entry.elements[1]));
+    if (!e.ok()) {
+      LogWarning("feed_entry_malformed", {{"reason", std::string(e.status().message())}});
+      ack(*read.stream, id, "malformed");
+      continue;
+    }
+    parsed.push_back(Parsed{read.stream, id, *std::move(e)});
   }
-  absl::StatusOr<std::vector<v1::Device>> devices = devices_->ListForUserKey(parsed->user_key);
-  if (!devices.ok()) {
+  // Her devices, then the plans of those with any: two pipelined round trips per batch.
+  std::vector<std::string> keys;
+  keys.reserve(parsed.size());
+  for (const Parsed& p : parsed) keys.push_back(p.entry.user_key);
+  std::vector<absl::StatusOr<std::vector<v1::Device>>> devices = devices_->ListForUserKeys(keys);
+  keys.clear();
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (devices[i].ok() && !devices[i]->empty()) keys.push_back(parsed[i].entry.user_key);
+  }
+  std::vector<absl::StatusOr<v1::ReminderPlan>> plans = plans_->GetPlansByKey(keys);
+  size_t next_plan = 0;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const Parsed& p = parsed[i];
+    if (!devices[i].ok()) {
+      metrics_->Increment("legwise_push_feed_redis_errors_total");
+      metrics_->Increment("legwise_push_feed_entries_total", {{"result", "left_pending"}});
+      continue;  // pending; taken over later
+    }
+    if (devices[i]->empty()) {
+      ack(*p.stream, p.id, "no_devices");
+      continue;
+    }
+    const absl::StatusOr<v1::ReminderPlan>& proto = plans[next_plan++];
+    absl::Time quiet_start = absl::InfiniteFuture();
+    DeviceTexts texts{options_.texts, options_.rules.default_water_target_ml};
+    if (proto.ok()) {
+      absl::StatusOr<Plan> plan = PlanFromProto(*proto);
+      if (plan.ok()) {
+        quiet_start = NextQuietStart(*plan, p.entry.due_time);
+        texts.water_target_ml = WaterTargetMl(*plan, options_.rules);
+      }
+    } else if (!absl::IsNotFound(proto.status())) {
+      metrics_->Increment("legwise_push_feed_redis_errors_total");
+      continue;  // pending
+    }
+    if (!Send(*p.stream, p.id, p.entry, *devices[i], quiet_start, texts, claimed)) {
+      ack(*p.stream, p.id, "acked");
+    }
+  }
+  if (!acks.empty() && !redis_->Pipeline(acks).ok()) {
     metrics_->Increment("legwise_push_feed_redis_errors_total");
-    metrics_->Increment("legwise_push_feed_entries_total", {{"result", "left_pending"}});
-    return;  // pending; taken over later
   }
-  if (devices->empty()) {
-    ack("no_devices");
-    return;
-  }
-  absl::Time quiet_start = absl::InfiniteFuture();
-  absl::StatusOr<v1::ReminderPlan> proto = plans_->GetPlanByKey(parsed->user_key);
-  if (proto.ok()) {
-    absl::StatusOr<Plan> plan = PlanFromProto(*proto);
-    if (plan.ok()) quiet_start = NextQuietStart(*plan, parsed->due_time);
-  } else if (!absl::IsNotFound(proto.status())) {
-    metrics_->Increment("legwise_push_feed_redis_errors_total");
-    return;  // pending
-  }
-  std::vector<push::PushJob> jobs = JobsFor(*parsed, *devices, quiet_start);
+}
+
+bool FeedConsumer::Send(const std::string& stream, const std::string& id, const FeedEntry& entry,
+                        const std::vector<v1::Device>& devices, absl::Time quiet_start,
+                        const DeviceTexts& texts, bool claimed) {
+  std::vector<push::PushJob> jobs = JobsFor(entry, devices, quiet_start, texts);
   if (claimed && jobs.size() > 1) {
     absl::StatusOr<RedisReply> done = redis_->Command({"HKEYS", DoneKey(stream, id)});
-    if (!done.ok()) return;
+    if (!done.ok()) return true;  // pending
     for (const RedisReply& d : done->elements) {
       jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
                                 [&](const push::PushJob& j) { return j.device_id == d.str; }),
                  jobs.end());
     }
   }
-  if (jobs.empty()) {
-    ack("acked");
-    return;
-  }
+  if (jobs.empty()) return false;
+  const std::string key = absl::StrCat(stream, " ", id);
   Tracked& t = tracked_[key];
   t.stream = stream;
   t.id = id;
-  t.user_key = parsed->user_key;
-  t.devices = static_cast<int>(devices->size());
+  t.user_key = entry.user_key;
+  t.devices = static_cast<int>(devices.size());
   tracked_count_.store(static_cast<int>(tracked_.size()));
   for (push::PushJob& job : jobs) {
     std::string device_id = job.device_id;
@@ -197,16 +286,13 @@ void FeedConsumer::Handle(const std::string& stream, const RedisReply& entry, bo
       // INVALID_ARGUMENT / FAILED_PRECONDITION: this device can never be sent; final.
     }
   }
-  if (t.outstanding == 0) {
-    bool incomplete = t.incomplete;
-    tracked_.erase(key);
-    tracked_count_.store(static_cast<int>(tracked_.size()));
-    if (incomplete) {
-      metrics_->Increment("legwise_push_feed_entries_total", {{"result", "left_pending"}});
-    } else {
-      ack("acked");
-    }
-  }
+  if (t.outstanding > 0) return true;
+  const bool incomplete = t.incomplete;
+  tracked_.erase(key);
+  tracked_count_.store(static_cast<int>(tracked_.size()));
+  if (!incomplete) return false;
+  metrics_->Increment("legwise_push_feed_entries_total", {{"result", "left_pending"}});
+  return true;
 }
 
 int FeedConsumer::ProcessCompletions() {
@@ -279,7 +365,7 @@ void FeedConsumer::ReadNew() {
     absl::SleepFor(options_.idle_poll);
     return;
   }
-  int read = 0;
+  std::vector<Read> reads;
   bool nogroup = false;
   for (const RedisReply& r : *replies) {
     if (r.is_error()) {
@@ -289,11 +375,11 @@ void FeedConsumer::ReadNew() {
     for (const RedisReply& stream : r.elements) {
       if (stream.elements.size() < 2) continue;
       for (const RedisReply& e : stream.elements[1].elements) {
-        Handle(stream.elements[0].str, e, /*claimed=*/false);
-        ++read;
+        reads.push_back(Read{&stream.elements[0].str, &e});
       }
     }
   }
+  HandleBatch(reads, /*claimed=*/false);
   if (nogroup) {
     std::vector<std::vector<std::string>> create;
     for (const std::string& s : Streams()) {
@@ -301,49 +387,78 @@ void FeedConsumer::ReadNew() {
     }
     (void)redis_->Pipeline(create);  // BUSYGROUP answers are fine
   }
-  if (read == 0) absl::SleepFor(options_.idle_poll);
+  if (reads.empty()) absl::SleepFor(options_.idle_poll);
 }
 
 void FeedConsumer::AutoClaim() {
   const std::string min_idle = absl::StrCat(absl::ToInt64Milliseconds(options_.claim_min_idle));
-  for (const std::string& s : Streams()) {
-    absl::StatusOr<RedisReply> r =
-        redis_->Command({"XAUTOCLAIM", s, options_.group, options_.consumer, min_idle, "0-0",
-                         "COUNT", absl::StrCat(options_.batch)});
-    if (!r.ok()) {
-      metrics_->Increment("legwise_push_feed_redis_errors_total");
-      return;
-    }
-    if (r->is_error() || r->elements.size() < 2) continue;
-    for (const RedisReply& e : r->elements[1].elements) {
+  const std::vector<std::string> streams = Streams();
+  std::vector<std::vector<std::string>> cmds;
+  for (const std::string& s : streams) {
+    cmds.push_back({"XAUTOCLAIM", s, options_.group, options_.consumer, min_idle, "0-0", "COUNT",
+                    absl::StrCat(options_.batch)});
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(cmds);
+  if (!replies.ok()) {
+    metrics_->Increment("legwise_push_feed_redis_errors_total");
+    return;
+  }
+  std::vector<Read> reads;
+  for (size_t i = 0; i < replies->size() && i < streams.size(); ++i) {
+    const RedisReply& r = (*replies)[i];
+    if (r.is_error() || r.elements.size() < 2) continue;
+    for (const RedisReply& e : r.elements[1].elements) {
       if (e.elements.size() < 2 || e.elements[1].is_nil()) continue;
       // Our own entries still in flight come back too once idle long enough: not a takeover.
-      if (tracked_.contains(absl::StrCat(s, " ", e.elements[0].str))) continue;
+      if (tracked_.contains(absl::StrCat(streams[i], " ", e.elements[0].str))) continue;
       metrics_->Increment("legwise_push_feed_claimed_total");
-      Handle(s, e, /*claimed=*/true);
+      reads.push_back(Read{&streams[i], &e});
     }
     // Entries trimmed while pending (the third element) were removed from the PEL by Redis.
   }
+  HandleBatch(reads, /*claimed=*/true);
 }
 
 void FeedConsumer::Trim() {
   const absl::Time replay_start = options_.clock() - options_.replay_window;
   for (const std::string& s : Streams()) {
     absl::StatusOr<int64_t> n = TrimFeed(redis_.get(), s, replay_start);
-    if (!n.ok()) {
+    absl::StatusOr<int> removed = RemoveIdleConsumers(
+        redis_.get(), s, options_.group, options_.consumer, options_.consumer_idle_limit);
+    if (!n.ok() || !removed.ok()) {
       metrics_->Increment("legwise_push_feed_redis_errors_total");
       return;
     }
     if (*n > 0) metrics_->Increment("legwise_push_feed_trimmed_total", {}, *n);
+    if (*removed > 0)
+      metrics_->Increment("legwise_push_feed_consumers_removed_total", {}, *removed);
+  }
+}
+
+void FeedConsumer::RefreshInFlight() {
+  absl::flat_hash_map<std::string, std::vector<std::string>> by_stream;
+  for (const auto& [key, t] : tracked_) by_stream[t.stream].push_back(t.id);
+  for (const auto& [stream, ids] : by_stream) {
+    if (!RefreshPending(redis_.get(), stream, options_.group, options_.consumer, ids).ok()) {
+      metrics_->Increment("legwise_push_feed_redis_errors_total");
+      return;
+    }
   }
 }
 
 void FeedConsumer::Run() {
   absl::Time next_claim = options_.clock();
   absl::Time next_trim = options_.clock() + options_.trim_interval;
+  // Never slower than a third of claim_min_idle: a refreshed entry never looks abandoned.
+  const absl::Duration refresh = std::min(options_.refresh_interval, options_.claim_min_idle / 3);
+  absl::Time next_refresh = options_.clock() + refresh;
   while (!stop_.load()) {
     ProcessCompletions();
     const absl::Time now = options_.clock();
+    if (now >= next_refresh) {
+      RefreshInFlight();
+      next_refresh = now + refresh;
+    }
     if (now >= next_claim) {
       AutoClaim();
       next_claim = now + options_.claim_interval;

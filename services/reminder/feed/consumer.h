@@ -25,9 +25,11 @@
 #include "absl/time/time.h"
 #include "services/common/metrics.h"
 #include "services/common/redis_client.h"
+#include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/devices/device_store.h"
 #include "services/reminder/feed/feed_entry.h"
 #include "services/reminder/planner/plan.h"
+#include "services/reminder/planner/schedule_rules.h"
 #include "services/reminder/push/sender.h"
 #include "services/reminder/store/reminder_store.h"
 
@@ -46,8 +48,20 @@ struct FeedConsumerOptions {
   absl::Duration trim_interval = absl::Seconds(30);
   // StreamNudges replays the outbox this far back (the reminder's replay window): kept.
   absl::Duration replay_window = absl::Hours(24);
+  // How often the entries still in flight (a push waiting out a 429/5xx backoff) get their idle
+  // time reset (XCLAIM ... JUSTID to ourselves), so no other replica's XAUTOCLAIM takes them over
+  // while we still work on them. Well under claim_min_idle.
+  absl::Duration refresh_interval = absl::Minutes(3);
+  // Consumers of the group (other than this one) idle this long with nothing pending are removed
+  // (XGROUP DELCONSUMER): replicas gone for good (each pod has its own name) would otherwise stay
+  // in the group forever. Checked every trim_interval.
+  absl::Duration consumer_idle_limit = absl::Hours(1);
   // How long the per-device done hash of an entry is kept.
   absl::Duration done_retention = absl::Hours(25);
+  // Texts for devices whose locale is not the nudge's (nullptr: the nudge's texts for every
+  // device), and the rules giving her water target when her plan sets none (the reminder's).
+  NudgeTextProvider* texts = nullptr;
+  ScheduleRules rules;
   Metrics* metrics = nullptr;  // nullptr: Metrics::Default()
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -63,6 +77,16 @@ absl::StatusOr<std::string> TrimPoint(RedisClient* redis, const std::string& str
 // XTRIM <stream> MINID ~ TrimPoint: the entries removed.
 absl::StatusOr<int64_t> TrimFeed(RedisClient* redis, const std::string& stream,
                                  absl::Time replay_start);
+
+// XCLAIM <stream> <group> <consumer> 0 <ids...> JUSTID: resets the ids' idle time, keeping them
+// with `consumer` and their delivery counts unchanged. Sent in chunks (bounded command size).
+absl::Status RefreshPending(RedisClient* redis, const std::string& stream, const std::string& group,
+                            const std::string& consumer, const std::vector<std::string>& ids);
+// Removes the consumers of `group` on `stream` other than `keep` that have nothing pending and
+// have been idle at least `min_idle` (XGROUP DELCONSUMER); returns how many.
+absl::StatusOr<int> RemoveIdleConsumers(RedisClient* redis, const std::string& stream,
+                                        const std::string& group, const std::string& keep,
+                                        absl::Duration min_idle);
 
 class FeedConsumer {
  public:
@@ -94,12 +118,25 @@ class FeedConsumer {
     push::Outcome outcome;
   };
 
-  // Sends one entry's pushes (or acknowledges it when nothing is to be sent). `claimed`: taken
-  // over, so the done hash is read first.
-  void Handle(const std::string& stream, const RedisReply& entry, bool claimed);
+  // One entry of an XREADGROUP or XAUTOCLAIM reply (both outlive the batch's handling).
+  struct Read {
+    const std::string* stream;
+    const RedisReply* entry;
+  };
+  // Sends a batch's pushes: her devices and her plan fetched for the whole batch at once (two
+  // pipelined round trips), entries with nothing to send acknowledged together. `claimed`: taken
+  // over, so an entry's done hash is read first.
+  void HandleBatch(const std::vector<Read>& reads, bool claimed);
+  // Submits one entry's pushes; false when nothing is left in flight and the entry is final
+  // (to be acknowledged by the caller), true when it is in flight or stays pending.
+  bool Send(const std::string& stream, const std::string& id, const FeedEntry& entry,
+            const std::vector<legwise::reminder::v1::Device>& devices, absl::Time quiet_start,
+            const DeviceTexts& texts, bool claimed);
   void ReadNew();
   void AutoClaim();
   void Trim();
+  // RefreshPending for every entry in flight.
+  void RefreshInFlight();
   // Acknowledges what completed; returns how many results were handled.
   int ProcessCompletions();
   std::string DoneKey(const std::string& stream, const std::string& id) const;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "services/reminder/devices/device_proto.h"
+#include "services/reminder/planner/nudge_kinds.h"
 
 namespace legwise::reminder {
 namespace {
@@ -58,31 +59,39 @@ absl::Duration PushTtlFor(v1::NudgeKind kind) {
   return shortest;
 }
 
-push::PushMessage MessageFor(const FeedEntry& entry, const v1::Device& /*device*/,
-                             absl::Time quiet_hours_start) {
+push::PushMessage MessageFor(const FeedEntry& entry, const v1::Device& device,
+                             absl::Time quiet_hours_start, const DeviceTexts& texts) {
   push::PushMessage m;
   m.nudge_id = entry.nudge_id;
   m.kind = v1::NudgeKind_Name(entry.nudge.kind());
   m.title = entry.nudge.title();
   m.body = entry.nudge.body();
+  m.locale = entry.nudge.locale();
+  const int kind = static_cast<int>(entry.nudge.kind());
+  if (texts.provider != nullptr && !device.locale().empty() &&
+      device.locale() != entry.nudge.locale() && IsNudgeKind(kind)) {
+    const std::shared_ptr<const NudgeTextSet> set = texts.provider->Get(device.locale());
+    const NudgeText t = set->Render(static_cast<NudgeKind>(kind), texts.water_target_ml);
+    m.title = t.title;
+    m.body = t.body;
+    m.locale = set->locale;
+  }
   m.due_time = entry.due_time;
   m.local_time = entry.nudge.local_time();
-  // The language the texts are in (rendering them again in the device's locale is left to do).
-  m.locale = entry.nudge.locale();
   m.expire_time = entry.due_time + PushTtlFor(entry.nudge.kind());
   m.quiet_hours_start = quiet_hours_start;
   return m;
 }
 
 std::vector<push::PushJob> JobsFor(const FeedEntry& entry, const std::vector<v1::Device>& devices,
-                                   absl::Time quiet_hours_start) {
+                                   absl::Time quiet_hours_start, const DeviceTexts& texts) {
   std::vector<push::PushJob> jobs;
   for (const v1::Device& d : devices) {
     if (d.target_case() == v1::Device::TARGET_NOT_SET) continue;
     push::PushJob job;
     job.device_id = d.device_id();
     job.target = FromProto(d).target;
-    job.message = MessageFor(entry, d, quiet_hours_start);
+    job.message = MessageFor(entry, d, quiet_hours_start, texts);
     jobs.push_back(std::move(job));
   }
   return jobs;

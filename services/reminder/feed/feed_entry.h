@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "legwise/reminder/v1/reminder.pb.h"
+#include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/push/sender.h"
 
 namespace legwise::reminder {
@@ -37,15 +38,25 @@ const std::vector<PushTtl>& PushTtls();
 // The kind's TTL (the shortest in the table for an unknown kind).
 absl::Duration PushTtlFor(legwise::reminder::v1::NudgeKind kind);
 
-// The message for one device: the nudge's texts and their locale, its due and local time,
-// expire_time = due + the kind's TTL, quiet_hours_start as given (InfiniteFuture when unknown).
+// Where a device's texts come from when its locale is not the nudge's: the localized texts
+// (legwise-content's, cached; built-in while content is unreachable) and her daily water target
+// for `{daily_target}`.
+struct DeviceTexts {
+  NudgeTextProvider* provider = nullptr;  // nullptr: every device gets the nudge's texts
+  int32_t water_target_ml = 0;
+};
+
+// The message for one device: its due and local time, expire_time = due + the kind's TTL,
+// quiet_hours_start as given (InfiniteFuture when unknown), and the texts in the device's own
+// locale: the nudge's texts when the device has no locale or the nudge's, else rendered again for
+// the device's locale (its `locale` field then says which locale content served).
 push::PushMessage MessageFor(const FeedEntry& entry, const legwise::reminder::v1::Device& device,
-                             absl::Time quiet_hours_start);
+                             absl::Time quiet_hours_start, const DeviceTexts& texts = {});
 
 // One job per device with a target, in the devices' order.
 std::vector<push::PushJob> JobsFor(const FeedEntry& entry,
                                    const std::vector<legwise::reminder::v1::Device>& devices,
-                                   absl::Time quiet_hours_start);
+                                   absl::Time quiet_hours_start, const DeviceTexts& texts = {});
 
 }  // namespace legwise::reminder
 

@@ -11,9 +11,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/client_channel.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/redis_client.h"
+#include "services/common/security.h"
 #include "services/common/server_runner.h"
 #include "services/reminder/devices/device_store.h"
 #include "services/reminder/feed/consumer.h"
@@ -39,12 +41,20 @@ int main(int argc, char** argv) {
   std::string apns_sandbox_endpoint = "https://api.sandbox.push.apple.com";
   std::string fcm_credentials_file, fcm_endpoint = "https://fcm.googleapis.com";
   bool allow_insecure_loopback = false;
+  std::string content_addr;
+  absl::Duration content_deadline = absl::Milliseconds(300);
+  legwise::ClientTlsOptions content_tls;
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') feed.consumer = host;
 
   legwise::FlagSet flags("legwise-push");
   legwise::AddServerFlags(&flags, &server);
   flags.AddString("redis_addr", &redis.address, "host:port of the reminder's Redis.");
+  legwise::AddClientTlsFlags(&flags, "content", &content_tls);
+  flags.AddString("content_addr", &content_addr,
+                  "host:port of legwise-content: texts for devices whose locale is not the "
+                  "nudge's; \"\" = built-in texts only.");
+  flags.AddDuration("content_deadline", &content_deadline, "Deadline of ListNudgeTexts calls.");
   flags.AddBool("redis_cluster", &redis.cluster, "Redis Cluster mode.");
   flags.AddString("redis_password_file", &redis.password_file,
                   "File with the Redis password (else LEGWISE_REDIS_PASSWORD, else none).");
@@ -61,6 +71,11 @@ int main(int argc, char** argv) {
   flags.AddDuration("claim_min_idle", &feed.claim_min_idle,
                     "Idle time after which a pending entry is taken over (more than a request "
                     "deadline plus the longest backoff).");
+  flags.AddDuration("refresh_interval", &feed.refresh_interval,
+                    "How often entries still in flight (in a retry backoff) get their idle time "
+                    "reset, so no replica takes them over (under claim_min_idle).");
+  flags.AddDuration("consumer_idle_limit", &feed.consumer_idle_limit,
+                    "Other consumers idle this long with nothing pending leave the group.");
   flags.AddDuration("trim_interval", &feed.trim_interval,
                     "How often the feed is trimmed to what every group acknowledged.");
   flags.AddDuration("replay_window", &feed.replay_window,
@@ -84,6 +99,9 @@ int main(int argc, char** argv) {
                   "CA bundle to trust instead of the system's (tests).");
   flags.AddInt("max_in_flight", &sender_options.max_in_flight, "Requests in flight at most.", 1,
                100000);
+  flags.AddInt("push_loop_threads", &sender_options.loop_threads,
+               "Sender event-loop threads (one libcurl multi handle each; about one per core).", 1,
+               64);
   flags.AddInt("max_pending", &sender_options.max_pending,
                "Pushes accepted at most (queued, in flight, waiting to retry).", 100, 10000000);
   flags.AddDuration("push_request_timeout", &sender_options.request_timeout,
@@ -102,6 +120,14 @@ int main(int argc, char** argv) {
     return fail(s);
   }
   if (absl::Status s = legwise::LoadRedisPassword(&redis); !s.ok()) return fail(s);
+  if (!content_addr.empty()) {
+    if (absl::Status s = legwise::ValidateHostPort(content_addr, "content_addr"); !s.ok()) {
+      return fail(s);
+    }
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> content_credentials =
+      legwise::MakeChannelCredentials(content_tls);
+  if (!content_credentials.ok()) return fail(content_credentials.status());
   if (!vapid_key_file.empty()) {
     auto vapid = legwise::push::LoadVapidCredentials(vapid_key_file, vapid_subject);
     if (!vapid.ok()) return fail(vapid.status());
@@ -147,6 +173,12 @@ int main(int argc, char** argv) {
   legwise::reminder::RedisReminderStore plans(redis_client, store_options);
   (void)plans.EnsureOutboxGroups();  // the consumer creates them again on NOGROUP
   legwise::reminder::RedisDeviceStore devices(redis_client);
+  std::shared_ptr<grpc::Channel> content_channel;
+  if (!content_addr.empty()) {
+    content_channel = legwise::MakeClientChannel(content_addr, *content_credentials);
+  }
+  legwise::reminder::NudgeTextProvider texts(content_channel, content_deadline);
+  feed.texts = &texts;
   legwise::reminder::FeedConsumer consumer(redis_client, &plans, &devices, sender->get(), feed);
 
   legwise::ServerRunner runner(server);

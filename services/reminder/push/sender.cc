@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -127,6 +128,7 @@ struct PushSender::Loop {
 
   PushSender* owner;
   const SenderOptions& options;
+  int max_in_flight = 1;  // this loop's share of options.max_in_flight
   Metrics* metrics = nullptr;
   CURLM* multi = nullptr;
   int epoll_fd = -1;
@@ -179,6 +181,9 @@ absl::StatusOr<std::unique_ptr<PushSender>> PushSender::Create(SenderOptions opt
   if (options.max_in_flight < 1 || options.max_pending < 1 || options.retry.max_attempts < 1) {
     return absl::InvalidArgumentError("push sender limits must be positive");
   }
+  if (options.loop_threads < 1 || options.loop_threads > 64) {
+    return absl::InvalidArgumentError("push_loop_threads must be 1 to 64");
+  }
   static std::once_flag curl_init;
   std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (options.endpoint_policy.allow_insecure_loopback) {
@@ -187,63 +192,72 @@ absl::StatusOr<std::unique_ptr<PushSender>> PushSender::Create(SenderOptions opt
   }
 
   std::unique_ptr<PushSender> sender(new PushSender(std::move(options)));
-  Loop& loop = *sender->loop_;
   const SenderOptions& o = sender->options_;
-  loop.metrics = o.metrics != nullptr ? o.metrics : &Metrics::Default();
-  loop.metrics->Describe(kOutcomes, "counter",
-                         "Pushes by provider and final outcome (delivered, unregistered, expired, "
-                         "quiet_hours, rejected, aborted).");
-  loop.metrics->Describe(kRetries, "counter",
-                         "Push attempts to be retried, by provider and reason.");
-  loop.metrics->Describe(kLatency, "histogram",
-                         "Seconds from a nudge's due time to the provider accepting its push.");
-  loop.metrics->Describe(kCredentials, "counter",
-                         "Provider tokens made (APNs JWTs, FCM access tokens), by result.");
-  loop.metrics->Describe(kRefused, "counter", "Pushes refused at submission, by reason.");
-  if (o.apns) loop.apns_tokens.emplace(o.apns->credentials, o.apns->token_refresh);
-  if (o.fcm) loop.fcm_token.emplace(o.fcm->credentials);
-  if (o.vapid) loop.vapid.emplace(*o.vapid);
+  Metrics* metrics = o.metrics != nullptr ? o.metrics : &Metrics::Default();
+  metrics->Describe(kOutcomes, "counter",
+                    "Pushes by provider and final outcome (delivered, unregistered, expired, "
+                    "quiet_hours, rejected, aborted).");
+  metrics->Describe(kRetries, "counter", "Push attempts to be retried, by provider and reason.");
+  metrics->Describe(kLatency, "histogram",
+                    "Seconds from a nudge's due time to the provider accepting its push.");
+  metrics->Describe(kCredentials, "counter",
+                    "Provider tokens made (APNs JWTs, FCM access tokens), by result.");
+  metrics->Describe(kRefused, "counter", "Pushes refused at submission, by reason.");
+  const int loops = o.loop_threads;
+  for (int i = 0; i < loops; ++i) {
+    sender->loops_.push_back(std::make_unique<Loop>(sender.get(), o));
+    Loop& loop = *sender->loops_.back();
+    loop.metrics = metrics;
+    loop.max_in_flight = std::max(1, (o.max_in_flight + loops - 1) / loops);
+    if (o.apns) loop.apns_tokens.emplace(o.apns->credentials, o.apns->token_refresh);
+    if (o.fcm) loop.fcm_token.emplace(o.fcm->credentials);
+    if (o.vapid) loop.vapid.emplace(*o.vapid);
 
-  loop.multi = curl_multi_init();
-  loop.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  loop.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (loop.multi == nullptr || loop.epoll_fd < 0 || loop.wake_fd < 0) {
-    return absl::InternalError("cannot set up the push sender's event loop");
+    loop.multi = curl_multi_init();
+    loop.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    loop.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop.multi == nullptr || loop.epoll_fd < 0 || loop.wake_fd < 0) {
+      return absl::InternalError("cannot set up the push sender's event loop");
+    }
+    epoll_event wake{};
+    wake.events = EPOLLIN;
+    wake.data.fd = loop.wake_fd;
+    epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, loop.wake_fd, &wake);
+    curl_multi_setopt(loop.multi, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
+    curl_multi_setopt(loop.multi, CURLMOPT_SOCKETDATA, &loop);
+    curl_multi_setopt(loop.multi, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
+    curl_multi_setopt(loop.multi, CURLMOPT_TIMERDATA, &loop);
+    curl_multi_setopt(loop.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(loop.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      static_cast<long>(o.max_connections_per_host));
+    curl_multi_setopt(loop.multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+                      static_cast<long>(o.max_streams_per_connection));
+    for (const std::string& entry : o.resolve)
+      loop.resolve = curl_slist_append(loop.resolve, entry.c_str());
   }
-  epoll_event wake{};
-  wake.events = EPOLLIN;
-  wake.data.fd = loop.wake_fd;
-  epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, loop.wake_fd, &wake);
-  curl_multi_setopt(loop.multi, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
-  curl_multi_setopt(loop.multi, CURLMOPT_SOCKETDATA, &loop);
-  curl_multi_setopt(loop.multi, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
-  curl_multi_setopt(loop.multi, CURLMOPT_TIMERDATA, &loop);
-  curl_multi_setopt(loop.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt(loop.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                    static_cast<long>(o.max_connections_per_host));
-  curl_multi_setopt(loop.multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
-                    static_cast<long>(o.max_streams_per_connection));
-  for (const std::string& entry : o.resolve)
-    loop.resolve = curl_slist_append(loop.resolve, entry.c_str());
-  loop.thread = std::thread([&loop] { loop.Run(); });
+  for (auto& loop : sender->loops_) {
+    Loop* l = loop.get();
+    l->thread = std::thread([l] { l->Run(); });
+  }
   return sender;
 }
 
-PushSender::PushSender(SenderOptions options)
-    : options_(std::move(options)), loop_(std::make_unique<Loop>(this, options_)) {}
+PushSender::PushSender(SenderOptions options) : options_(std::move(options)) {}
 
 PushSender::~PushSender() {
   Shutdown(absl::ZeroDuration());
-  for (CURL* e : loop_->spare) curl_easy_cleanup(e);
-  if (loop_->multi != nullptr) curl_multi_cleanup(loop_->multi);
-  curl_slist_free_all(loop_->resolve);
-  if (loop_->epoll_fd >= 0) ::close(loop_->epoll_fd);
-  if (loop_->wake_fd >= 0) ::close(loop_->wake_fd);
+  for (auto& loop : loops_) {
+    for (CURL* e : loop->spare) curl_easy_cleanup(e);
+    if (loop->multi != nullptr) curl_multi_cleanup(loop->multi);
+    curl_slist_free_all(loop->resolve);
+    if (loop->epoll_fd >= 0) ::close(loop->epoll_fd);
+    if (loop->wake_fd >= 0) ::close(loop->wake_fd);
+  }
 }
 
 absl::Status PushSender::Submit(PushJob job, PushCallback done) {
   auto refuse = [this](absl::Status status, absl::string_view reason) {
-    loop_->metrics->Increment(kRefused, {{"reason", std::string(reason)}});
+    loops_.front()->metrics->Increment(kRefused, {{"reason", std::string(reason)}});
     return status;
   };
   FieldViolations violations;
@@ -293,30 +307,37 @@ absl::Status PushSender::Submit(PushJob job, PushCallback done) {
     pending_.fetch_sub(1, std::memory_order_relaxed);
     return refuse(absl::ResourceExhaustedError("the push sender is full"), "full");
   }
+  // One device's pushes always on the same loop (its connection, its order).
+  Loop& loop = *loops_[std::hash<std::string>{}(job.device_id) % loops_.size()];
   j->push = std::move(job);
   j->done = std::move(done);
   {
-    absl::MutexLock lock(&loop_->mu);
-    if (loop_->stopping) {
+    absl::MutexLock lock(&loop.mu);
+    if (loop.stopping) {
       pending_.fetch_sub(1, std::memory_order_relaxed);
       return refuse(absl::UnavailableError("the push sender is shutting down"), "stopping");
     }
-    loop_->inbox.push_back(std::move(j));
+    loop.inbox.push_back(std::move(j));
   }
-  if (!loop_->wake_pending.exchange(true)) loop_->Wake();
+  if (!loop.wake_pending.exchange(true)) loop.Wake();
   return absl::OkStatus();
 }
 
 void PushSender::Shutdown(absl::Duration grace) {
-  {
-    absl::MutexLock lock(&loop_->mu);
-    if (!loop_->stopping) {
-      loop_->stopping = true;
-      loop_->stop_deadline = absl::Now() + grace;
+  const absl::Time deadline = absl::Now() + grace;
+  for (auto& loop : loops_) {
+    {
+      absl::MutexLock lock(&loop->mu);
+      if (!loop->stopping) {
+        loop->stopping = true;
+        loop->stop_deadline = deadline;
+      }
     }
+    if (loop->wake_fd >= 0) loop->Wake();
   }
-  if (loop_->wake_fd >= 0) loop_->Wake();
-  if (loop_->thread.joinable()) loop_->thread.join();
+  for (auto& loop : loops_) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
 }
 
 void PushSender::Loop::Run() {
@@ -351,7 +372,7 @@ void PushSender::Loop::Run() {
         ready.push_back(std::move(timers.begin()->second));
         timers.erase(timers.begin());
       }
-      while (!ready.empty() && static_cast<int>(active.size()) < options.max_in_flight) {
+      while (!ready.empty() && static_cast<int>(active.size()) < max_in_flight) {
         std::unique_ptr<Job> j = std::move(ready.front());
         ready.pop_front();
         Start(std::move(j), now);
@@ -360,7 +381,7 @@ void PushSender::Loop::Run() {
     // Sleep until a socket is ready, libcurl's timer or a retry is due, a job can start, or Submit
     // wakes us.
     absl::Duration wait = absl::Seconds(1);
-    if (!ready.empty() && static_cast<int>(active.size()) < options.max_in_flight) {
+    if (!ready.empty() && static_cast<int>(active.size()) < max_in_flight) {
       wait = absl::ZeroDuration();
     }
     absl::Time clock_now = options.clock();

@@ -59,7 +59,10 @@ struct SenderOptions {
   std::vector<std::string> resolve;
   absl::Duration request_timeout = absl::Seconds(10);
   absl::Duration connect_timeout = absl::Seconds(5);
-  int max_in_flight = 2000;
+  int max_in_flight = 2000;  // over every loop thread
+  // Event-loop threads, each with its own libcurl multi handle, connections and provider tokens;
+  // jobs go to one by their device id. libcurl's per-request cost bounds one loop to about a core.
+  int loop_threads = 1;
   int max_pending = 100000;
   int max_connections_per_host = 4;
   // Streams libcurl multiplexes on one connection before it opens another (the server's SETTINGS
@@ -114,7 +117,7 @@ class PushSender {
 
   SenderOptions options_;
   std::atomic<int> pending_{0};
-  std::unique_ptr<Loop> loop_;
+  std::vector<std::unique_ptr<Loop>> loops_;
 };
 
 }  // namespace legwise::push

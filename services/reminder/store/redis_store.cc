@@ -463,6 +463,29 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::GetPlanByKey(absl::string_v
   return ParsePlan(r->str);
 }
 
+std::vector<absl::StatusOr<v1::ReminderPlan>> RedisReminderStore::GetPlansByKey(
+    const std::vector<std::string>& user_keys) {
+  std::vector<std::vector<std::string>> cmds;
+  cmds.reserve(user_keys.size());
+  for (const std::string& k : user_keys) cmds.push_back({"HGET", UserPrefix(k) + "plan", "data"});
+  std::vector<absl::StatusOr<v1::ReminderPlan>> out;
+  out.reserve(user_keys.size());
+  if (cmds.empty()) return out;
+  absl::StatusOr<std::vector<RedisReply>> r = redis_->Pipeline(cmds);
+  for (size_t i = 0; i < user_keys.size(); ++i) {
+    if (!r.ok()) {
+      out.push_back(r.status());
+    } else if ((*r)[i].is_error()) {
+      out.push_back(absl::InternalError((*r)[i].str));
+    } else if ((*r)[i].is_nil()) {
+      out.push_back(absl::NotFoundError("no reminder plan for this user"));
+    } else {
+      out.push_back(ParsePlan((*r)[i].str));
+    }
+  }
+  return out;
+}
+
 absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
                                              const std::string& expected_etag) {
   const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";

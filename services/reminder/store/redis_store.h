@@ -73,6 +73,8 @@ class RedisReminderStore : public ReminderStore {
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
       absl::string_view user_key) override;
+  std::vector<absl::StatusOr<legwise::reminder::v1::ReminderPlan>> GetPlansByKey(
+      const std::vector<std::string>& user_keys) override;
   absl::Status ReplacePlan(const legwise::reminder::v1::ReminderPlan& plan,
                            const std::string& expected_etag) override;
   absl::Status DeletePlan(absl::string_view user_id) override;

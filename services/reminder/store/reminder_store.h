@@ -154,6 +154,15 @@ class ReminderStore {
   // The plan stored under a user key (used by the refill loop).
   virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
       absl::string_view user_key) = 0;
+  // GetPlanByKey for several users at once, one answer per key in order (the Redis store sends
+  // them as one pipeline: one round trip for a whole batch of the push sender's feed).
+  virtual std::vector<absl::StatusOr<legwise::reminder::v1::ReminderPlan>> GetPlansByKey(
+      const std::vector<std::string>& user_keys) {
+    std::vector<absl::StatusOr<legwise::reminder::v1::ReminderPlan>> out;
+    out.reserve(user_keys.size());
+    for (const std::string& k : user_keys) out.push_back(GetPlanByKey(k));
+    return out;
+  }
   // Replaces the plan when its current etag is `expected_etag`: NOT_FOUND when none, ABORTED when
   // the etag differs.
   virtual absl::Status ReplacePlan(const legwise::reminder::v1::ReminderPlan& plan,

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
@@ -221,7 +222,9 @@ TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
   v1::Device phone;
   phone.mutable_apns()->set_device_token(gone_token);
   Register("ana", phone);
-  Register("bea", WebDevice(web, 1));
+  v1::Device bea_browser = WebDevice(web, 1);
+  bea_browser.set_locale("es");  // not the nudge's locale: her browser gets Spanish texts
+  Register("bea", bea_browser);
   ASSERT_EQ(List("ana").size(), 2u);
 
   auto push = StartPush(&apns, "push-a");
@@ -241,6 +244,12 @@ TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
     if (Str(r, "key") == "sub0") {
       EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Time for a glass of water");
       EXPECT_EQ(Str(Obj(r, "payload"), "kind"), "NUDGE_KIND_HYDRATION");
+    }
+    if (Str(r, "key") == "sub1") {  // decrypted by the independent receiver
+      EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Hora de un vaso de agua");
+      EXPECT_EQ(Str(Obj(r, "payload"), "locale"), "es");
+      EXPECT_TRUE(absl::StartsWith(Str(Obj(r, "payload"), "body"), "Un vaso ahora"));
+      EXPECT_FALSE(absl::StrContains(Str(Obj(r, "payload"), "body"), "{daily_target}"));
     }
   }
   // bea: 429, then the retry no sooner than Retry-After (2 s).
@@ -324,6 +333,30 @@ TEST_F(PushIntegrationTest, SenderKilledMidBatchLosesNothing) {
   // Only entries that were unacknowledged at the kill are sent again.
   EXPECT_LE(resent, pending_at_kill);
   EXPECT_EQ(second->Terminate().value_or(-1), 0);
+}
+
+// A push waiting out Retry-After longer than claim_min_idle (3 s here): its replica keeps the entry
+// fresh (XCLAIM JUSTID every second), so the other replica's XAUTOCLAIM does not take it over and
+// send it a second time.
+TEST_F(PushIntegrationTest, LongRetryIsNotTakenOverByAnotherReplica) {
+  Endpoint web = StartWebPush(
+      R"({"sub0": [{"status": 429, "retry_after": "4"}, {"status": 503, "retry_after": "4"}]})");
+  Register("dee", WebDevice(web, 0));
+  auto a = StartPush(nullptr, "push-a");
+  auto b = StartPush(nullptr, "push-b");
+  Publish("dee", "n-dee-1");
+  ASSERT_TRUE(
+      WaitFor([&] { return Delivered(web).size() == 1 && Pending() == 0; }, absl::Seconds(30)))
+      << Delivered(web).size() << " delivered, " << Pending() << " pending";
+  EXPECT_EQ(Delivered(web)["n-dee-1"], 1);
+  EXPECT_EQ(web.Requests().size(), 3u) << "429, 503, 201: nothing sent twice";
+  for (auto* p : {a.get(), b.get()}) {
+    const std::string metrics =
+        legwise::testing::HttpGet(p->metrics_port(), "/metrics").value_or("");
+    EXPECT_FALSE(absl::StrContains(metrics, "legwise_push_feed_claimed_total 1")) << metrics;
+  }
+  EXPECT_EQ(a->Terminate().value_or(-1), 0);
+  EXPECT_EQ(b->Terminate().value_or(-1), 0);
 }
 
 }  // namespace

@@ -272,6 +272,41 @@ TEST_F(PushSenderTest, ApnsMultiplexesConnectionsAndReusesOneProviderToken) {
             1);
 }
 
+// Several loop threads (--push_loop_threads): every push delivered exactly once, each loop with
+// its own connections and one provider token reused, not one per push.
+TEST_F(PushSenderTest, SeveralLoopThreadsDeliverEachPushOnce) {
+  Endpoint apns = StartApns();
+  SenderOptions o = WithApns(Options(), apns);
+  o.loop_threads = 3;
+  auto sender = *PushSender::Create(o);
+  constexpr int kPushes = 150;
+  for (int i = 0; i < kPushes; ++i) {
+    std::string token = absl::StrFormat("%064x", i + 1);
+    ASSERT_TRUE(sender
+                    ->Submit({absl::StrCat("d", i), ApnsTarget{token, false},
+                              Message(absl::StrCat("n", i))},
+                             results_.For(absl::StrCat(i)))
+                    .ok());
+  }
+  for (int i = 0; i < kPushes; ++i) {
+    EXPECT_EQ(results_.Wait(absl::StrCat(i)).outcome, Outcome::kDelivered);
+  }
+  std::set<std::string> tokens;
+  for (int i = 0; i < kPushes; ++i) {
+    EXPECT_EQ(apns.For(absl::StrFormat("%064x", i + 1)).size(), 1u) << i;
+  }
+  for (const Struct& s : apns.Requests("apns")) {
+    EXPECT_EQ(Problems(s), std::vector<std::string>{});
+    tokens.insert(Str(s, "jwt_sha"));
+  }
+  EXPECT_GE(tokens.size(), 1u);
+  EXPECT_LE(tokens.size(), 3u) << "one provider token per loop, reused";
+  EXPECT_EQ(Outcomes("apns", "delivered"), kPushes);
+  EXPECT_EQ(sender->pending(), 0);
+  o.loop_threads = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(PushSender::Create(o).status()));
+}
+
 TEST_F(PushSenderTest, ApnsUnregisteredDevicesAreForgottenAfterOneTry) {
   Endpoint apns =
       StartApns(absl::StrCat(R"({")", Token('c'), R"(":[{"status":410}],")", Token('d'),
