@@ -569,10 +569,12 @@ function check(objects, ctx) {
     if (pod.serviceAccountName !== "legwise-push") fail(`${id}: serviceAccountName`);
     checkSecurity(id, pod, c);
     const grpcPort = (c.ports || []).find((p) => p.name === "grpc")?.containerPort;
-    if (c.readinessProbe?.grpc?.port !== grpcPort || c.livenessProbe?.grpc?.service !== "liveness" || !c.startupProbe?.grpc) {
-      fail(`${id}: probes must be gRPC on its grpc port (liveness: "liveness", and a startup probe)`);
-    }
     const env = envOf(pod, c);
+    // With TLS on, kubelet probes go to the plaintext probe port (health only).
+    const probePort = env.LEGWISE_TLS_CERT_FILE !== undefined ? Number(env.LEGWISE_PROBE_PORT) : grpcPort;
+    if (c.readinessProbe?.grpc?.port !== probePort || c.livenessProbe?.grpc?.service !== "liveness" || c.startupProbe?.grpc?.port !== probePort) {
+      fail(`${id}: probes must be gRPC on port ${probePort} (liveness: "liveness", and a startup probe)`);
+    }
     if (MANAGED) {
       const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
       if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
@@ -603,7 +605,8 @@ function check(objects, ctx) {
     expect("unlabelled pod -> push", stranger, pushPod, grpcPort, false);
     expect("client -> push", client, pushPod, grpcPort, false);
     for (const [svc, want] of Object.entries(SERVICES)) {
-      expect(`push -> ${svc}`, pushPod, pods[svc], want.port, false);
+      // Content gives it the texts in a device's own locale.
+      expect(`push -> ${svc}`, pushPod, pods[svc], want.port, svc === "content");
       expect(`${svc} -> push`, pods[svc], pushPod, grpcPort, false);
     }
   }
