@@ -61,6 +61,10 @@ TEST(FhirMapping, TableHasTheIssuesCodesAndRejectsBadRows) {
   EXPECT_FALSE(FhirMappingTable::Parse("finding\t1\tx\tSYMPTOM_KIND_NOPE\t-\ts\n").ok());
   EXPECT_FALSE(FhirMappingTable::Parse("finding\tabc\tx\tSYMPTOM_KIND_FEVER\t-\ts\n").ok());
   EXPECT_FALSE(FhirMappingTable::Parse("finding\t1\tx\tSYMPTOM_KIND_FEVER\n").ok());
+  // A row must say where its code was checked (or that it was not).
+  EXPECT_TRUE(FhirMappingTable::Parse("finding\t1\tx\tSYMPTOM_KIND_FEVER\t-\tUNCONFIRMED\n").ok());
+  EXPECT_FALSE(FhirMappingTable::Parse("finding\t1\tx\tSYMPTOM_KIND_FEVER\t-\t\n").ok());
+  EXPECT_FALSE(FhirMappingTable::Parse("finding\t1\tx\tSYMPTOM_KIND_FEVER\t-\t  \n").ok());
   EXPECT_FALSE(
       FhirMappingTable::Parse(
           "finding\t1\tx\tSYMPTOM_KIND_FEVER\t-\ts\nfinding\t1\tx\tSYMPTOM_KIND_FEVER\t-\ts\n")

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -163,6 +164,8 @@ absl::StatusOr<FhirMappingTable> FhirMappingTable::Parse(absl::string_view text)
       return absl::InvalidArgumentError(absl::StrCat("fhir_mapping.tsv line ", line_no, ": ", why));
     };
     if (cols.size() != 6) return bad("expected 6 tab-separated columns");
+    // Every code says where it was checked (or that it was not): reviewable data, never a guess.
+    if (absl::StripAsciiWhitespace(cols[5]).empty()) return bad("no source");
     const std::string& table = cols[0];
     const std::string& code = cols[1];
     uint64_t numeric;
