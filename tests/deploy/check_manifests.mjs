@@ -327,6 +327,24 @@ function check(objects, ctx) {
     if (p !== port) fail(`${id}: ${what} port ${p}, want ${port}`);
   };
 
+  // Redis settings of a pod that uses Redis (content, reminder, push): the in-cluster Service or,
+  // managed, an outside address; the password a file from a mounted Secret, never an environment
+  // variable.
+  const checkRedisSettings = (id, pod, c, env) => {
+    if (MANAGED) {
+      const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
+      if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
+    } else {
+      resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
+    }
+    if ((c.env || []).some((e) => e.name === "LEGWISE_REDIS_PASSWORD") || env.LEGWISE_REDIS_PASSWORD !== undefined) {
+      fail(`${id}: LEGWISE_REDIS_PASSWORD in the environment (mount the Secret as a file)`);
+    }
+    const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
+    const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
+    const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
+    if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
+  };
   const podLabels = {};
   for (const [svc, want] of Object.entries(SERVICES)) {
     const name = `legwise-${svc}`;
@@ -393,21 +411,7 @@ function check(objects, ctx) {
     if (parseDuration(env.LEGWISE_MAX_CONNECTION_AGE ?? "5m") > 600) fail(`${id}: max connection age over 10m: clients rebalance too slowly`);
     if (svc === "triage" || svc === "reminder") resolvesTo(env.LEGWISE_CONTENT_ADDR, "legwise-content", 50052, id, "LEGWISE_CONTENT_ADDR");
     if (svc === "content" || svc === "reminder") {
-      if (MANAGED) {
-        const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
-        if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
-      } else {
-        resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
-      }
-      // Managed or in-cluster, the Redis password is a file from a mounted Secret, never an
-      // environment variable.
-      if ((c.env || []).some((e) => e.name === "LEGWISE_REDIS_PASSWORD") || env.LEGWISE_REDIS_PASSWORD !== undefined) {
-        fail(`${id}: LEGWISE_REDIS_PASSWORD in the environment (mount the Secret as a file)`);
-      }
-      const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
-      const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
-      const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
-      if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
+      checkRedisSettings(id, pod, c, env);
     } else if (env.LEGWISE_REDIS_ADDR !== undefined || env.LEGWISE_REDIS_PASSWORD !== undefined) {
       fail(`${id}: triage gets Redis settings it does not use`);
     }
@@ -575,16 +579,7 @@ function check(objects, ctx) {
     if (c.readinessProbe?.grpc?.port !== probePort || c.livenessProbe?.grpc?.service !== "liveness" || c.startupProbe?.grpc?.port !== probePort) {
       fail(`${id}: probes must be gRPC on port ${probePort} (liveness: "liveness", and a startup probe)`);
     }
-    if (MANAGED) {
-      const host = String(env.LEGWISE_REDIS_ADDR || "").split(":")[0];
-      if (!host || host === "legwise-redis" || host.startsWith("127.")) fail(`${id}: managed LEGWISE_REDIS_ADDR=${env.LEGWISE_REDIS_ADDR}`);
-    } else {
-      resolvesTo(env.LEGWISE_REDIS_ADDR, "legwise-redis", 6379, id, "LEGWISE_REDIS_ADDR");
-    }
-    const pwFile = String(env.LEGWISE_REDIS_PASSWORD_FILE || "");
-    const pwMount = (c.volumeMounts || []).find((m) => pwFile.startsWith(m.mountPath + "/"));
-    const pwVolume = pwMount && (pod.volumes || []).find((v) => v.name === pwMount.name);
-    if (!pwVolume?.secret?.secretName) fail(`${id}: LEGWISE_REDIS_PASSWORD_FILE=${pwFile} is not in a mounted Secret`);
+    checkRedisSettings(id, pod, c, env);
     const grace = parseDuration(env.LEGWISE_SHUTDOWN_GRACE ?? "20s") + parseDuration(env.LEGWISE_DRAIN_DELAY ?? "0");
     if (!((pod.terminationGracePeriodSeconds ?? 30) > grace)) fail(`${id}: terminationGracePeriodSeconds <= shutdown_grace + drain_delay`);
     for (const kind of ["PodDisruptionBudget", "HorizontalPodAutoscaler"]) {
