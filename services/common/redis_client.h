@@ -150,6 +150,28 @@ class RedisClient {
 // stale data), TRYAGAIN and CLUSTERDOWN (a cluster mid-change).
 bool IsTransientRedisError(absl::string_view error);
 
+// One pipeline (one round trip), each reply read on its own by `parse`: one answer per command, in
+// order. A transport failure is every answer; an error reply is INTERNAL carrying its text.
+template <typename T, typename Parse>
+std::vector<absl::StatusOr<T>> PipelineEach(RedisClient& redis,
+                                            const std::vector<std::vector<std::string>>& commands,
+                                            Parse parse) {
+  std::vector<absl::StatusOr<T>> out;
+  out.reserve(commands.size());
+  if (commands.empty()) return out;
+  absl::StatusOr<std::vector<RedisReply>> replies = redis.Pipeline(commands);
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (!replies.ok()) {
+      out.push_back(replies.status());
+    } else if ((*replies)[i].is_error()) {
+      out.push_back(absl::InternalError((*replies)[i].str));
+    } else {
+      out.push_back(parse((*replies)[i]));
+    }
+  }
+  return out;
+}
+
 // Builds a RedisReply from a hiredis reply (exposed for tests).
 RedisReply CopyReply(const void* hiredis_reply);
 

@@ -135,20 +135,7 @@ std::vector<absl::StatusOr<std::vector<v1::Device>>> RedisDeviceStore::ListForUs
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(user_keys.size());
   for (const std::string& k : user_keys) cmds.push_back({"HVALS", KeyPrefix(k) + "devices"});
-  std::vector<absl::StatusOr<std::vector<v1::Device>>> out;
-  out.reserve(user_keys.size());
-  if (cmds.empty()) return out;
-  absl::StatusOr<std::vector<RedisReply>> r = redis_->Pipeline(cmds);
-  for (size_t i = 0; i < user_keys.size(); ++i) {
-    if (!r.ok()) {
-      out.push_back(r.status());
-    } else if ((*r)[i].is_error()) {
-      out.push_back(absl::InternalError((*r)[i].str));
-    } else {
-      out.push_back(ParseDeviceList((*r)[i]));
-    }
-  }
-  return out;
+  return PipelineEach<std::vector<v1::Device>>(*redis_, cmds, ParseDeviceList);
 }
 
 absl::Status RedisDeviceStore::Unregister(absl::string_view user_id, absl::string_view device_id) {
