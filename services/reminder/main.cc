@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
                10000);
   flags.AddInt("dispatch_threads", &dispatch.worker_threads,
                "Dispatcher worker threads (each claims and publishes on its own).", 1, 16);
+  flags.AddDuration("dispatch_idle_wait", &dispatch.max_idle_wait,
+                    "Longest wait before an idle bucket is claimed again (writes that make "
+                    "someone due sooner wake the dispatcher at once).");
+  flags.AddDuration("legacy_check_interval", &dispatch.drained_maintenance_interval,
+                    "Once the previous (per-occurrence) layout is drained: how often it is "
+                    "checked again for data an older replica wrote.");
   flags.AddBool("dispatcher", &dispatcher_enabled,
                 "Run the dispatcher in this process (false: serve the API only).");
   flags.AddInt("due_buckets", &store_options.num_buckets,
@@ -78,7 +84,7 @@ int main(int argc, char** argv) {
                "RPCs that may wait for a handler thread; more are RESOURCE_EXHAUSTED.", 1, 100000);
   flags.AddInt("redis_pool", &redis_pool,
                "Redis connections at most, shared by the handler threads, the dispatcher and the "
-               "hub (0 = handler_threads + dispatch_threads + 4).",
+               "hub (0 = handler_threads + dispatch_threads + 5).",
                0, 1024);
   flags.AddString("replica_id", &dispatch.replica_id,
                   "Name of this replica in lease tokens (default: random).");
@@ -110,9 +116,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Enough that no handler or dispatcher thread waits for a connection (maintenance, hub and
-  // health checks take the rest).
-  redis.pool_size = redis_pool > 0 ? redis_pool : handler_threads + dispatch.worker_threads + 4;
+  // Enough that no handler or dispatcher thread waits for a connection (maintenance, the wake-up
+  // waiter, hub and health checks take the rest).
+  redis.pool_size = redis_pool > 0 ? redis_pool : handler_threads + dispatch.worker_threads + 5;
+  store_options.wake_within = dispatch.max_idle_wait;
   if (absl::Status s = legwise::LoadRedisPassword(&redis); !s.ok()) {
     std::cerr << s.message() << "\n";
     return 2;
@@ -134,7 +141,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<legwise::reminder::ReminderStore> store;
   std::unique_ptr<legwise::reminder::DeviceStore> devices;
   if (memory_store) {
-    store = std::make_unique<legwise::reminder::MemoryReminderStore>();
+    auto memory = std::make_unique<legwise::reminder::MemoryReminderStore>();
+    memory->set_wake_within(dispatch.max_idle_wait);
+    store = std::move(memory);
     devices = std::make_unique<legwise::reminder::MemoryDeviceStore>();
     legwise::LogWarning("memory_store", {{"note", "development only; nothing is persisted"}});
   } else {

@@ -330,5 +330,49 @@ TEST(NudgeTextProviderTest, WithoutContentServesBuiltInTextsPerLanguage) {
   EXPECT_EQ(texts.Get("fr")->locale, "en");
 }
 
+// An idle dispatcher sleeps up to max_idle_wait (an hour here) between claims of a bucket; a write
+// that makes someone due sooner (a snooze) wakes it, so her nudge is published when due, not an
+// hour late.
+TEST(DispatcherWakeTest, AWriteThatMakesHerDueSoonerWakesAnIdleDispatcher) {
+  MemoryReminderStore store(4);
+  store.set_wake_within(absl::Hours(1));
+  ScheduleRules rules;
+  NudgeTextProvider texts(nullptr);
+  DispatcherOptions o;
+  o.max_idle_wait = absl::Hours(1);
+  o.drain_legacy = false;
+  Dispatcher d(&store, &texts, rules, o);
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store.ReadOutbox(&cursors, 10, absl::ZeroDuration()).ok());
+  d.Start();
+  absl::SleepFor(absl::Milliseconds(300));  // every bucket claimed once, found empty: idle
+
+  // Awake around the clock (UTC, from two hours before this hour to ten after).
+  v1::ReminderPlan proto = MakeProto("wen", 0);
+  proto.set_time_zone("UTC");
+  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
+  proto.mutable_wake_time()->set_hours((hour + 22) % 24);
+  proto.mutable_sleep_time()->set_hours((hour + 10) % 24);
+  absl::StatusOr<Plan> plan = PlanFromProto(proto);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(store.CreatePlan(proto, "", "").ok());
+  const absl::Time now = absl::Now();
+  // A one-minute snooze made 59 s ago: due in one second.
+  const Occurrence snooze =
+      MakeSnoozeOccurrence(*plan, NudgeKind::kHydration, now - absl::Seconds(59), 1);
+  ASSERT_TRUE(store.AddSnooze("wen", ToScheduled(*plan, snooze), now - absl::Hours(1)).ok());
+  ASSERT_TRUE(store.WakePlan(UserKey("wen"), snooze.due, now).ok());
+
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    auto entries = store.ReadOutbox(&cursors, 100, absl::Milliseconds(100));
+    ASSERT_TRUE(entries.ok());
+    for (const OutboxEntry& e : *entries) seen = seen || e.nudge_id == snooze.nudge_id;
+  }
+  d.Stop();
+  EXPECT_TRUE(seen) << "the snooze was not published within 10 s";
+  EXPECT_GE(absl::Now(), snooze.due);
+}
+
 }  // namespace
 }  // namespace legwise::reminder

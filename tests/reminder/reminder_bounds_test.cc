@@ -15,6 +15,7 @@
 #include "services/common/redis_client.h"
 #include "services/common/validation.h"
 #include "services/reminder/planner/planner.h"
+#include "services/reminder/store/redis_store.h"
 #include "services/reminder/store/reminder_store.h"
 #include "tests/support/process.h"
 
@@ -105,8 +106,11 @@ TEST_F(BoundsTest, AcknowledgementsOnlyForHerScheduleAndHerStateStaysBounded) {
       ASSERT_TRUE(s.ok()) << n.nudge_id() << " " << s.error_code() << " " << s.error_message();
     }
   }
-  const std::string acks = "rm:{u" + UserKey("ack-user") + "}:acks";
-  EXPECT_EQ(Redis({"ZCARD", acks}), static_cast<int64_t>(nudges.size()));
+  // Her acknowledgements: the first score lane of her state.
+  const std::vector<std::string> acks = {"ZCOUNT",
+                                         RedisReminderStore::StateKey(UserKey("ack-user")), "0",
+                                         absl::StrCat("(", RedisReminderStore::kStateLane)};
+  EXPECT_EQ(Redis(acks), static_cast<int64_t>(nudges.size()));
   // Well-formed ids of her own for dates far away: refused, nothing stored.
   for (int y = 2000; y < 2100; y += 7) {
     req.set_nudge_id(MakeNudgeId("ack-user", NudgeKind::kHydration, absl::CivilDay(y, 3, 1), 2));
@@ -123,7 +127,7 @@ TEST_F(BoundsTest, AcknowledgementsOnlyForHerScheduleAndHerStateStaysBounded) {
     EXPECT_EQ(Call(&v1::ReminderService::Stub::AcknowledgeNudge, req, &resp).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
-  EXPECT_EQ(Redis({"ZCARD", acks}), static_cast<int64_t>(nudges.size()));
+  EXPECT_EQ(Redis(acks), static_cast<int64_t>(nudges.size()));
 }
 
 TEST_F(BoundsTest, PendingSnoozesAndDailyWaterAreCapped) {
@@ -143,7 +147,10 @@ TEST_F(BoundsTest, PendingSnoozesAndDailyWaterAreCapped) {
   EXPECT_EQ(accepted, 16);
   EXPECT_EQ(last.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(GetErrorReason(FromGrpcStatus(last)), "SNOOZE_LIMIT");
-  EXPECT_EQ(Redis({"ZCARD", "rm:{u" + UserKey("cap-user") + "}:snoozes"}), 16);
+  const int64_t lane = RedisReminderStore::kStateLane;  // snoozes: the second score lane
+  EXPECT_EQ(Redis({"ZCOUNT", RedisReminderStore::StateKey(UserKey("cap-user")), absl::StrCat(lane),
+                   absl::StrCat("(", 2 * lane)}),
+            16);
 
   v1::LogWaterIntakeRequest w;
   w.set_user_id("cap-user");

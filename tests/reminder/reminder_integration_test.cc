@@ -38,6 +38,11 @@ using ::legwise::testing::RedisServer;
 using ::legwise::testing::ServiceProcess;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
+// Tests that place occurrences with RedisReminderStore::Schedule write the previous
+// (per-occurrence) layout, as an older replica would; a dispatcher that found it drained looks at
+// it again only every --legacy_check_interval (30 s by default), so these replicas look every
+// second.
+constexpr char kLegacyCheck[] = "--legacy_check_interval=1s";
 
 v1::ReminderPlan AlwaysAwakePlan(const std::string& user) {
   v1::ReminderPlan p;
@@ -178,7 +183,7 @@ TEST(ReminderIntegration, StreamNudgesReceivesDueNudgeFromAnyReplica) {
   ServiceProcess a("legwise-reminder", {"--redis_addr=" + redis.address(),
                                         "--content_addr=127.0.0.1:1", "--dispatcher=false"});
   ServiceProcess b("legwise-reminder",
-                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1", kLegacyCheck});
   ASSERT_TRUE(a.Start().ok());
   ASSERT_TRUE(b.Start().ok());
   ASSERT_TRUE(testing::WaitForHealth(a.channel().get(), "", true, kWait).ok());
@@ -249,7 +254,7 @@ TEST(ReminderIntegration, StreamResumesWithoutGapsOrRepeats) {
                                              "--content_addr=127.0.0.1:1", "--dispatcher=false"};
   auto a = std::make_unique<ServiceProcess>("legwise-reminder", api_args);
   ServiceProcess b("legwise-reminder",
-                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1", kLegacyCheck});
   ASSERT_TRUE(a->Start().ok());
   ASSERT_TRUE(b.Start().ok());
   ASSERT_TRUE(testing::WaitForHealth(a->channel().get(), "", true, kWait).ok());
@@ -353,7 +358,7 @@ TEST(ReminderIntegration, LegwisectlStreamReconnectsAndCtrlCExitsQuietly) {
   ServiceProcess a("legwise-reminder", {"--redis_addr=" + redis.address(),
                                         "--content_addr=127.0.0.1:1", "--dispatcher=false"});
   ServiceProcess b("legwise-reminder",
-                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1"});
+                   {"--redis_addr=" + redis.address(), "--content_addr=127.0.0.1:1", kLegacyCheck});
   ASSERT_TRUE(a.Start().ok());
   ASSERT_TRUE(b.Start().ok());
   ASSERT_TRUE(testing::WaitForHealth(a.channel().get(), "", true, kWait).ok());
@@ -432,7 +437,7 @@ TEST(ReminderIntegration, ThreeReplicasOneKilledEveryOccurrenceExactlyOnce) {
   ASSERT_TRUE(redis.Start().ok());
   const std::vector<std::string> args = {"--redis_addr=" + redis.address(),
                                          "--content_addr=127.0.0.1:1", "--lease=2s",
-                                         "--dispatch_batch=50"};
+                                         "--dispatch_batch=50", kLegacyCheck};
   std::vector<std::unique_ptr<ServiceProcess>> replicas;
   for (int i = 0; i < 3; ++i) {
     replicas.push_back(std::make_unique<ServiceProcess>("legwise-reminder", args));

@@ -3,8 +3,10 @@
 // scheduling dedup and replacement, plan CRUD with etags and idempotent create.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -329,6 +331,52 @@ TEST(FeedIdTest, OrdersAsNumbers) {
 
 // Upgrade in place: state written by the earlier layout (an unbounded ack set, a snooze hash) is
 // still read by this one.
+// Her state in the layout before the single state key (one zset per kind) and in the one before
+// that (unbounded sets / a hash) is read beside the current one, alone and in the dispatcher's
+// batch read, until it expires; nothing is written there any more.
+TEST(RedisLayoutUpgradeTest, StateInEveryEarlierLayoutIsRead) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok());
+  RedisOptions o;
+  o.address = redis.address();
+  auto client = std::make_shared<RedisClient>(o);
+  const std::string up = "rm:{u" + UserKey("zset-user") + "}:";
+  ASSERT_TRUE(client->Command({"ZADD", up + "acks", "1", "old-ack"}).ok());
+  ASSERT_TRUE(client->Command({"ZADD", up + "cancels", "1", "old-cancel"}).ok());
+  ASSERT_TRUE(client->Command({"ZADD", up + "snoozes", "1", "old-snooze"}).ok());
+  ASSERT_TRUE(client->Command({"HSET", up + "plan", "data", ""}).ok());  // an empty plan parses
+  RedisReminderStore store(client);
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store.Acknowledge("zset-user", "new-ack", now, now - absl::Hours(48)).ok());
+  ASSERT_EQ(*store.Cancel("zset-user", {"new-cancel"}), 1);
+  ASSERT_TRUE(store.AddSnooze("zset-user", {"x", now, "new-snooze"}, now - absl::Hours(48)).ok());
+  auto expect_all = [](const UserNudgeState& s) {
+    EXPECT_EQ(std::set<std::string>(s.acknowledged.begin(), s.acknowledged.end()),
+              (std::set<std::string>{"old-ack", "new-ack"}));
+    EXPECT_EQ(std::set<std::string>(s.cancelled.begin(), s.cancelled.end()),
+              (std::set<std::string>{"old-cancel", "new-cancel"}));
+    EXPECT_EQ(std::set<std::string>(s.snoozes.begin(), s.snoozes.end()),
+              (std::set<std::string>{"old-snooze", "new-snooze"}));
+  };
+  auto state = store.GetUserState("zset-user");
+  ASSERT_TRUE(state.ok());
+  expect_all(*state);
+  auto batch = store.GetPlansAndStatesByKey({UserKey("nobody"), UserKey("zset-user")});
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_TRUE(absl::IsNotFound(batch[0].status()));
+  ASSERT_TRUE(batch[1].ok()) << batch[1].status();
+  expect_all(batch[1]->second);
+  // Nothing new went to the earlier keys.
+  EXPECT_EQ(client->Command({"ZCARD", up + "acks"})->integer, 1);
+  EXPECT_EQ(client->Command({"ZCARD", up + "cancels"})->integer, 1);
+  EXPECT_EQ(client->Command({"ZCARD", up + "snoozes"})->integer, 1);
+  // Deleting the plan deletes every layout's state.
+  ASSERT_TRUE(store.DeletePlan("zset-user").ok());
+  EXPECT_EQ(client->Command({"EXISTS", up + "state", up + "acks", up + "cancels", up + "snoozes"})
+                ->integer,
+            0);
+}
+
 TEST(RedisLayoutUpgradeTest, EarlierAckSetAndSnoozeHashAreRead) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
@@ -417,7 +465,10 @@ TEST_P(StoreTest, PerPlanDueIndexPublishesOnlyUnderTheCurrentFence) {
   EXPECT_EQ(c->plans[0].watermark_ms, b->server_now_ms);
   ASSERT_TRUE(store_->WakePlan(k, now + absl::Hours(2), now).ok());
   PlanCommit pc{k, c->plans[0].fence, c->server_now_ms, later, {}};
-  EXPECT_EQ(store_->CommitDuePlans(bucket, {pc})->fenced, 0);
+  auto rc = store_->CommitDuePlans(bucket, {pc});
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(rc->fenced, 0);
+  EXPECT_EQ(rc->requeued, 1);  // the dispatcher that committed comes back at once
   auto d = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
   ASSERT_EQ(d->plans.size(), 1u);
   EXPECT_EQ(d->plans[0].watermark_ms, c->server_now_ms);
@@ -464,6 +515,50 @@ TEST_P(StoreTest, EnteringThePerPlanIndexHandsOverHerLaterOccurrences) {
           .ok());
   ASSERT_TRUE(store_->WakePlan(UserKey("u1"), now, now).ok());
   EXPECT_EQ(store_->Backlog()->first, 3);
+}
+
+// Wake-ups: a write that makes her due sooner, and within wake_within (10 s by default) of now,
+// leaves one for her bucket; each is taken once, the earliest first; a write that changes nothing
+// or lies further ahead leaves none (a dispatcher idle on the bucket looks that often anyway).
+TEST_P(StoreTest, WakeUpsAreLeftOnlyForSoonerDueTimesAndTakenOnce) {
+  auto take = [&] {
+    auto w = store_->WaitWake(absl::Milliseconds(50));
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? *w : std::nullopt;
+  };
+  EXPECT_FALSE(take().has_value());
+  // Two users in different buckets.
+  std::string a = UserKey("wake-a"), b;
+  for (int i = 0;
+       b.empty() || UserBucket(b, store_->num_buckets()) == UserBucket(a, store_->num_buckets());
+       ++i) {
+    b = UserKey(absl::StrCat("wake-b", i));
+  }
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->WakePlan(a, now + absl::Hours(1), now).ok());  // far ahead: none
+  EXPECT_FALSE(take().has_value());
+  ASSERT_TRUE(store_->WakePlan(a, now + absl::Seconds(3), now).ok());
+  ASSERT_TRUE(store_->WakePlan(b, now + absl::Seconds(1), now).ok());
+  ASSERT_TRUE(store_->WakePlan(a, now + absl::Seconds(5), now).ok());  // not sooner: none
+  std::optional<Wake> first = take(), second = take();
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(first->bucket, UserBucket(b, store_->num_buckets()));
+  EXPECT_EQ(absl::ToUnixMillis(first->due), absl::ToUnixMillis(now + absl::Seconds(1)));
+  EXPECT_EQ(second->bucket, UserBucket(a, store_->num_buckets()));
+  EXPECT_EQ(absl::ToUnixMillis(second->due), absl::ToUnixMillis(now + absl::Seconds(3)));
+  EXPECT_FALSE(take().has_value());  // each once
+  // A waiter blocked before the write gets it.
+  std::optional<Wake> got;
+  std::thread waiter([&] {
+    auto w = store_->WaitWake(absl::Seconds(2));
+    if (w.ok()) got = *w;
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(store_->WakePlan(a, now, now).ok());
+  waiter.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->bucket, UserBucket(a, store_->num_buckets()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "redis"));

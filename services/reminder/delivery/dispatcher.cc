@@ -1,6 +1,7 @@
 #include "services/reminder/delivery/dispatcher.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@ namespace {
 
 // How long an entry without a plan is kept after it was made (a create in progress).
 constexpr absl::Duration kCreateGrace = absl::Minutes(1);
+constexpr int64_t kNotWoken = std::numeric_limits<int64_t>::max();
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -46,6 +48,8 @@ Dispatcher::Dispatcher(ReminderStore* store, NudgeTextProvider* texts, ScheduleR
              "Plan commits refused because their claim had been taken over.");
   m.Describe("legwise_reminder_dispatch_lag_seconds", "histogram",
              "Due time to claim time, on the store's clock.");
+  woken_ = std::make_unique<std::atomic<int64_t>[]>(store_->num_buckets());
+  for (int b = 0; b < store_->num_buckets(); ++b) woken_[b] = kNotWoken;
 }
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -56,6 +60,7 @@ void Dispatcher::Start() {
     threads_.emplace_back([this, i] { WorkerLoop(i); });
   }
   threads_.emplace_back([this] { MaintenanceLoop(); });
+  threads_.emplace_back([this] { WakeLoop(); });
 }
 
 void Dispatcher::Stop() {
@@ -140,6 +145,8 @@ absl::StatusOr<int> Dispatcher::DispatchBucket(int bucket, DueClaim* claim_out) 
   }
   absl::StatusOr<CommitResult> r = store_->CommitDuePlans(bucket, commits);
   if (!r.ok()) return r.status();  // the leases run out and the next claims recompute them
+  // Someone changed while claimed is due again now: come back at once.
+  if (r->requeued > 0 && claim_out != nullptr) claim_out->earliest_ms = claim->server_now_ms;
   published_ += r->published;
   Metrics::Default().Increment("legwise_reminder_published_total", {}, r->published);
   if (r->fenced > 0) {
@@ -241,6 +248,8 @@ void Dispatcher::WorkerLoop(int index) {
   while (!stop_) {
     absl::Time now = absl::Now();
     for (size_t i = 0; i < mine.size() && !stop_; ++i) {
+      const int64_t woken = woken_[mine[i]].exchange(kNotWoken);
+      if (woken != kNotWoken) next[i] = std::min(next[i], absl::FromUnixMillis(woken));
       if (next[i] > now) continue;
       DueClaim claim;
       absl::StatusOr<int> got = DispatchBucket(mine[i], &claim);
@@ -260,6 +269,23 @@ void Dispatcher::WorkerLoop(int index) {
     const absl::Time wake = *std::min_element(next.begin(), next.end());
     const absl::Duration sleep = std::min(wake - absl::Now(), absl::Milliseconds(100));
     if (sleep > absl::ZeroDuration()) absl::SleepFor(sleep);
+  }
+}
+
+// One blocking read at a time: a wake-up for a bucket moves its worker's next claim earlier.
+void Dispatcher::WakeLoop() {
+  while (!stop_) {
+    absl::StatusOr<std::optional<Wake>> w = store_->WaitWake(options_.wake_wait);
+    if (!w.ok()) {
+      absl::SleepFor(absl::Milliseconds(200));  // the store is down: the workers' claims notice
+      continue;
+    }
+    if (!w->has_value() || (*w)->bucket < 0 || (*w)->bucket >= store_->num_buckets()) continue;
+    std::atomic<int64_t>& slot = woken_[(*w)->bucket];
+    const int64_t due = absl::ToUnixMillis((*w)->due);
+    int64_t cur = slot.load();
+    while (due < cur && !slot.compare_exchange_weak(cur, due)) {
+    }
   }
 }
 

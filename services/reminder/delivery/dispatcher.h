@@ -5,13 +5,16 @@
 // them), adds the localized texts, and commits per bucket in one atomic step that checks each
 // fence, appends to the outbox, advances the watermark and sets the next due time. A replica that
 // dies mid-way loses its lease; the next claim recomputes the same occurrences: exactly once.
-// Idle, a worker waits until the earliest due time its buckets reported (at most
-// `max_idle_wait`), so an idle replica costs about one claim per bucket per max_idle_wait.
+// Idle, a worker waits until the earliest due time its buckets reported, at most `max_idle_wait`;
+// a write that makes someone due sooner than that leaves a wake-up (ReminderStore::WaitWake),
+// which one waiter thread per replica blocks on and hands to the bucket's worker. An idle replica
+// costs one claim per bucket per max_idle_wait plus the waiter's blocking reads.
 #ifndef LEGWISE_SERVICES_REMINDER_DELIVERY_DISPATCHER_H_
 #define LEGWISE_SERVICES_REMINDER_DELIVERY_DISPATCHER_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,15 +39,18 @@ struct DispatcherOptions {
   absl::Duration misfire_threshold = absl::Minutes(30);
   // Pause when nothing was due in a full pass over the buckets (old per-occurrence loop; unused).
   absl::Duration idle_sleep = absl::Milliseconds(50);
-  // Longest wait before a bucket is claimed again when it reported nothing due sooner (bounds how
-  // late a write that made her due sooner, e.g. a plan update, is seen).
-  absl::Duration max_idle_wait = absl::Milliseconds(500);
+  // Longest wait before a bucket is claimed again when it reported nothing due sooner. A write
+  // that makes her due sooner than that leaves a wake-up (set the store's wake_within to this), so
+  // this bounds only how late she is when a wake-up is lost.
+  absl::Duration max_idle_wait = absl::Seconds(10);
+  // Longest blocking read for a wake-up (the Redis store caps it below its command timeout).
+  absl::Duration wake_wait = absl::Milliseconds(400);
   // How often expired legacy leases are reaped and old-layout plans migrated.
   absl::Duration maintenance_interval = absl::Seconds(1);
   // Once the previous layout is drained (no occurrence pending or leased in it), the maintenance
   // pass runs this rarely instead (still migrating plans whose refill comes due, and noticing
   // data an older replica wrote during a rolling upgrade), and the workers stop claiming it.
-  absl::Duration drained_maintenance_interval = absl::Seconds(5);
+  absl::Duration drained_maintenance_interval = absl::Seconds(30);
   // Also drain occurrences still in the per-occurrence layout (a Redis written by the previous
   // version); each bucket's legacy index is claimed with the per-plan one.
   bool drain_legacy = true;
@@ -87,6 +93,7 @@ class Dispatcher {
  private:
   void WorkerLoop(int index);
   void MaintenanceLoop();
+  void WakeLoop();
 
   ReminderStore* store_;
   NudgeTextProvider* texts_;
@@ -99,6 +106,9 @@ class Dispatcher {
   std::atomic<uint64_t> fenced_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> legacy_active_{true};
+  // Per bucket: the earliest due time (Unix ms) a wake-up asked for, or INT64_MAX; the waiter sets
+  // it, the bucket's worker takes it.
+  std::unique_ptr<std::atomic<int64_t>[]> woken_;
   std::vector<std::thread> threads_;
 };
 

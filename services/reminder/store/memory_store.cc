@@ -1,5 +1,6 @@
 #include "services/reminder/store/memory_store.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -391,7 +392,13 @@ absl::Status MemoryReminderStore::WakePlan(absl::string_view user_key, absl::Tim
   const std::string u(user_key);
   if (b.fence_of.count(u)) b.dirty.insert(u);
   const int64_t ms = absl::ToUnixMillis(due);
-  if (auto it = b.next_of.find(u); it == b.next_of.end() || ms < it->second) b.SetNext(u, ms);
+  if (auto it = b.next_of.find(u); it == b.next_of.end() || ms < it->second) {
+    b.SetNext(u, ms);
+    if (ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
+      const int bucket = UserBucket(user_key, num_buckets_);
+      if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
+    }
+  }
   const int64_t wm = absl::ToUnixMillis(watermark);
   if (b.watermark.try_emplace(u, wm).second) {
     // She enters the per-plan index: her pending per-occurrence entries after the watermark are
@@ -472,6 +479,7 @@ absl::StatusOr<CommitResult> MemoryReminderStore::CommitDuePlans(
     if (b.dirty.erase(c.user_key) > 0) {
       b.watermark[c.user_key] = c.watermark_ms;
       b.SetNext(c.user_key, now);
+      ++out.requeued;
     } else if (c.next_due_ms < 0) {
       b.EraseNext(c.user_key);
       b.watermark.erase(c.user_key);
@@ -491,6 +499,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> MemoryReminderStore::DuePlanCount() 
     out.second += static_cast<int64_t>(b.fence_of.size());
   }
   return out;
+}
+
+absl::StatusOr<std::optional<Wake>> MemoryReminderStore::WaitWake(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  const auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !wakes_.empty(); };
+  mu_.AwaitWithTimeout(absl::Condition(&any), timeout);
+  if (wakes_.empty()) return std::optional<Wake>();
+  // The earliest first, as BZPOPMIN.
+  auto first = std::min_element(wakes_.begin(), wakes_.end(),
+                                [](const auto& a, const auto& b) { return a.second < b.second; });
+  Wake w{first->first, absl::FromUnixMillis(first->second)};
+  wakes_.erase(first);
+  return std::optional<Wake>(w);
 }
 
 }  // namespace legwise::reminder

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -72,6 +73,12 @@ class MemoryReminderStore : public ReminderStore {
   absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
                                               const std::vector<PlanCommit>& commits) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() override;
+  absl::StatusOr<std::optional<Wake>> WaitWake(absl::Duration timeout) override;
+  // As RedisStoreOptions::wake_within.
+  void set_wake_within(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    wake_within_ = d;
+  }
 
  private:
   struct UserData {
@@ -123,6 +130,8 @@ class MemoryReminderStore : public ReminderStore {
   std::vector<OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);  // one log for all buckets
   std::vector<OutboxEntry> live_ ABSL_GUARDED_BY(mu_);    // outbox entries of listening users
   std::map<std::string, int64_t> listening_ ABSL_GUARDED_BY(mu_);  // user key -> until ms
+  std::map<int, int64_t> wakes_ ABSL_GUARDED_BY(mu_);  // bucket -> earliest due ms (rm:wake)
+  absl::Duration wake_within_ ABSL_GUARDED_BY(mu_) = absl::Seconds(10);
 };
 
 }  // namespace legwise::reminder

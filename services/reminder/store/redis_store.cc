@@ -1,5 +1,6 @@
 #include "services/reminder/store/redis_store.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,10 @@ namespace {
 namespace v1 = ::legwise::reminder::v1;
 
 constexpr int64_t kUserStateTtlSec = 15 * 24 * 3600;
+// The score lanes of rm:{u<k>}:state (see redis_store.h).
+constexpr int kAckLane = 0;
+constexpr int kSnoozeLane = 1;
+constexpr int kCancelLane = 2;
 constexpr int64_t kWaterTtlSec = 8 * 24 * 3600;
 
 // Lua's tostring() prints big numbers as 1.7e+12: every number goes out through "%.0f". Commands
@@ -269,7 +274,8 @@ return 0
 // --- the per-plan due index (rm:{b<b>}:next, :wm, :lease, :dirty, :fence) ---------------------
 
 // KEYS: next, wm, lease, dirty, then the per-occurrence layout: due, pay, her u:<k>, refill.
-// ARGV: user, due_ms, watermark_ms.
+// ARGV: user, due_ms, watermark_ms, wake_within_ms. Returns 2 when it made her due sooner and
+// within wake_within of now (the caller leaves a wake-up for her bucket), else 1.
 // When she enters the per-plan index (she had no watermark: a new plan, or one scheduled by the
 // per-occurrence layout), her pending per-occurrence entries due after the watermark are removed
 // (the dispatcher derives exactly those now) and her refill entry goes; the ones due at or before
@@ -277,11 +283,12 @@ return 0
 // out of exactly one of the two.
 const std::string kWakePlanScript = absl::StrCat(kNowLua, R"lua(
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then redis.call('HSET', KEYS[4], ARGV[1], '1') end
-redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+local sooner = redis.call('ZADD', KEYS[1], 'LT', 'CH', ARGV[2], ARGV[1]) == 1
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then
   remove_pending(KEYS[5], KEYS[6], KEYS[7], '(' .. ARGV[3])
   redis.call('ZREM', KEYS[8], ARGV[1])
 end
+if sooner and tonumber(ARGV[2]) < now + tonumber(ARGV[4]) then return 2 end
 return 1
 )lua");
 
@@ -327,11 +334,11 @@ return out
 
 // KEYS: next, wm, lease, dirty, outbox, listen, live. ARGV: outbox maxlen, live maxlen, then per
 // user: user, fence, watermark, next_due (-1: forget her), n, then n * (nudge_id, due_ms, payload).
-// Returns {published, fenced}. The outbox entry fields are those the push sender reads.
+// Returns {published, fenced, requeued}. The outbox entry fields are those the push sender reads.
 const std::string kCommitDueScript = absl::StrCat(kNowLua, R"lua(
 local now_s = n2s(now)
 local listening = redis.call('ZCARD', KEYS[6]) > 0
-local published, fenced = 0, 0
+local published, fenced, requeued = 0, 0, 0
 local i = 3
 while i <= #ARGV do
   local u, fence, wm, nd, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -355,6 +362,7 @@ while i <= #ARGV do
     if redis.call('HDEL', KEYS[4], u) == 1 then
       redis.call('HSET', KEYS[2], u, wm)
       redis.call('ZADD', KEYS[1], now_s, u)
+      requeued = requeued + 1
     elseif nd == '-1' then
       redis.call('ZREM', KEYS[1], u)
       redis.call('HDEL', KEYS[2], u)
@@ -366,8 +374,12 @@ while i <= #ARGV do
     fenced = fenced + 1
   end
 end
-return {published, fenced}
+return {published, fenced, requeued}
 )lua");
+
+// Wake-ups for idle dispatchers: a sorted set of bucket numbers scored by the due time that woke
+// them (see WakePlan, WaitWake).
+constexpr char kWakeKey[] = "rm:wake";
 
 std::string UserPrefix(absl::string_view user_key) { return absl::StrCat("rm:{u", user_key, "}:"); }
 std::string BucketPrefix(int bucket) { return absl::StrCat("rm:{b", bucket, "}:"); }
@@ -468,22 +480,11 @@ std::vector<absl::StatusOr<v1::ReminderPlan>> RedisReminderStore::GetPlansByKey(
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(user_keys.size());
   for (const std::string& k : user_keys) cmds.push_back({"HGET", UserPrefix(k) + "plan", "data"});
-  std::vector<absl::StatusOr<v1::ReminderPlan>> out;
-  out.reserve(user_keys.size());
-  if (cmds.empty()) return out;
-  absl::StatusOr<std::vector<RedisReply>> r = redis_->Pipeline(cmds);
-  for (size_t i = 0; i < user_keys.size(); ++i) {
-    if (!r.ok()) {
-      out.push_back(r.status());
-    } else if ((*r)[i].is_error()) {
-      out.push_back(absl::InternalError((*r)[i].str));
-    } else if ((*r)[i].is_nil()) {
-      out.push_back(absl::NotFoundError("no reminder plan for this user"));
-    } else {
-      out.push_back(ParsePlan((*r)[i].str));
-    }
-  }
-  return out;
+  return PipelineEach<v1::ReminderPlan>(
+      *redis_, cmds, [](const RedisReply& r) -> absl::StatusOr<v1::ReminderPlan> {
+        if (r.is_nil()) return absl::NotFoundError("no reminder plan for this user");
+        return ParsePlan(r.str);
+      });
 }
 
 absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
@@ -507,8 +508,8 @@ absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
   absl::StatusOr<RedisReply> del =
-      redis_->Command({"DEL", up + "plan", up + "ack", up + "acks", up + "cancel", up + "cancels",
-                       up + "snooze", up + "snoozes"});
+      redis_->Command({"DEL", up + "plan", up + "state", up + "ack", up + "acks", up + "cancel",
+                       up + "cancels", up + "snooze", up + "snoozes"});
   if (!del.ok()) return del.status();
   if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
   const int b = UserBucket(uk, options_.num_buckets);
@@ -542,24 +543,35 @@ absl::StatusOr<int> RedisReminderStore::Schedule(absl::string_view user_id,
   return static_cast<int>(AsInt(*r));
 }
 
+absl::StatusOr<int64_t> RedisReminderStore::AddState(
+    absl::string_view user_key, const std::vector<std::pair<int64_t, std::string>>& entries,
+    int lane, int64_t forget_below) {
+  const std::string key = StateKey(user_key);
+  const int64_t base = lane * kStateLane;
+  std::vector<std::string> zadd = {"ZADD", key};
+  for (const auto& [score, member] : entries) {
+    zadd.push_back(absl::StrCat(base + score));
+    zadd.push_back(member);
+  }
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
+      {zadd,
+       {"ZREMRANGEBYSCORE", key, absl::StrCat(base), absl::StrCat("(", base + forget_below)},
+       {"EXPIRE", key, absl::StrCat(kUserStateTtlSec)}});
+  if (!rs.ok()) return rs.status();
+  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  return (*rs)[0].integer;
+}
+
 absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
                                                const std::vector<std::string>& nudge_ids) {
   if (nudge_ids.empty()) return 0;
   const std::string uk = UserKey(user_id);
-  const std::string up = UserPrefix(uk);
   const int64_t now = ToMs(absl::Now());
-  std::vector<std::string> zadd = {"ZADD", up + "cancels"};
-  for (const std::string& id : nudge_ids) {
-    zadd.push_back(absl::StrCat(now));
-    zadd.push_back(id);
-  }
-  absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline({zadd,
-                        {"ZREMRANGEBYSCORE", up + "cancels", "-inf",
-                         absl::StrCat("(", now - absl::ToInt64Milliseconds(kCancelMemory))},
-                        {"EXPIRE", up + "cancels", absl::StrCat(kUserStateTtlSec)}});
-  if (!rs.ok()) return rs.status();
-  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  std::vector<std::pair<int64_t, std::string>> entries;
+  for (const std::string& id : nudge_ids) entries.push_back({now, "c:" + id});
+  absl::StatusOr<int64_t> added =
+      AddState(uk, entries, kCancelLane, now - absl::ToInt64Milliseconds(kCancelMemory));
+  if (!added.ok()) return added.status();
   // Occurrences are derived (the dispatcher skips cancelled ids); ones still in the
   // per-occurrence layout (written by the previous version) are removed from it.
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
@@ -568,19 +580,15 @@ absl::StatusOr<int> RedisReminderStore::Cancel(absl::string_view user_id,
   absl::StatusOr<RedisReply> r = redis_->Eval(kCancelScript, {bp + "due", bp + "pay"}, members);
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
-  return static_cast<int>(AsInt((*rs)[0]));  // newly cancelled
+  return static_cast<int>(*added);  // newly cancelled
 }
 
 absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const std::string& nudge_id,
                                              absl::Time due, absl::Time forget_before) {
   const std::string uk = UserKey(user_id);
-  const std::string up = UserPrefix(uk);
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"ZADD", up + "acks", absl::StrCat(ToMs(due)), nudge_id},
-       {"ZREMRANGEBYSCORE", up + "acks", "-inf", absl::StrCat("(", ToMs(forget_before))},
-       {"EXPIRE", up + "acks", absl::StrCat(kUserStateTtlSec)}});
-  if (!rs.ok()) return rs.status();
-  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
+  absl::StatusOr<int64_t> added =
+      AddState(uk, {{ToMs(due), "a:" + nudge_id}}, kAckLane, ToMs(forget_before));
+  if (!added.ok()) return added.status();
   // Still in the per-occurrence layout (written by the previous version): out of it.
   const std::string bp = BucketPrefix(UserBucket(uk, options_.num_buckets));
   absl::StatusOr<RedisReply> r =
@@ -591,14 +599,9 @@ absl::Status RedisReminderStore::Acknowledge(absl::string_view user_id, const st
 
 absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const ScheduledNudge& nudge,
                                            absl::Time forget_before) {
-  const std::string up = UserPrefix(UserKey(user_id));
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(
-      {{"ZADD", up + "snoozes", absl::StrCat(ToMs(nudge.due)), nudge.payload},
-       {"ZREMRANGEBYSCORE", up + "snoozes", "-inf", absl::StrCat("(", ToMs(forget_before))},
-       {"EXPIRE", up + "snoozes", absl::StrCat(kUserStateTtlSec)}});
-  if (!rs.ok()) return rs.status();
-  if ((*rs)[0].is_error()) return absl::InternalError((*rs)[0].str);
-  return absl::OkStatus();
+  return AddState(UserKey(user_id), {{ToMs(nudge.due), "s:" + nudge.payload}}, kSnoozeLane,
+                  ToMs(forget_before))
+      .status();
 }
 
 absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
@@ -613,48 +616,101 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
   return ReadUser(user_id, /*with_plan=*/true);
 }
 
+std::string RedisReminderStore::StateKey(absl::string_view user_key) {
+  return UserPrefix(user_key) + "state";
+}
+
 std::vector<std::vector<std::string>> RedisReminderStore::UserReadCommands(
     absl::string_view user_key, bool with_plan) {
   const std::string up = UserPrefix(user_key);
-  // "ack" (a set) and "snooze" (a hash) are the layout before the bounded state: read while they
-  // last (they expire 15 days after their last write), never written.
-  std::vector<std::vector<std::string>> cmds = {{"ZRANGE", up + "acks", "0", "-1"},
-                                                {"ZRANGE", up + "cancels", "0", "-1"},
-                                                {"ZRANGE", up + "snoozes", "0", "-1"},
-                                                {"SMEMBERS", up + "ack"},
-                                                {"HVALS", up + "snooze"},
-                                                {"SMEMBERS", up + "cancel"}};
+  std::vector<std::vector<std::string>> cmds;
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
+  cmds.push_back({"ZRANGE", up + "state", "0", "-1"});
+  cmds.push_back({"EXISTS", up + "acks", up + "cancels", up + "snoozes", up + "ack", up + "snooze",
+                  up + "cancel"});
   return cmds;
 }
 
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ParseUserReplies(
-    const RedisReply* rs, bool with_plan) {
+    const RedisReply* rs, bool with_plan, bool* earlier) {
   std::pair<v1::ReminderPlan, UserNudgeState> out;
   if (with_plan) {
-    const RedisReply& plan = rs[6];
+    const RedisReply& plan = *rs++;
     if (plan.is_error()) return absl::InternalError(plan.str);
     if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
     absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
     if (!parsed.ok()) return parsed.status();
     out.first = *std::move(parsed);
   }
+  if (rs[0].is_error()) return absl::InternalError(rs[0].str);
   UserNudgeState& state = out.second;
-  for (const RedisReply& e : rs[0].elements) state.acknowledged.push_back(e.str);
-  for (const RedisReply& e : rs[1].elements) state.cancelled.push_back(e.str);
-  for (const RedisReply& e : rs[2].elements) state.snoozes.push_back(e.str);
-  for (const RedisReply& e : rs[3].elements) state.acknowledged.push_back(e.str);
-  for (const RedisReply& e : rs[4].elements) state.snoozes.push_back(e.str);
-  for (const RedisReply& e : rs[5].elements) state.cancelled.push_back(e.str);
+  for (const RedisReply& e : rs[0].elements) {
+    const absl::string_view m = e.str;
+    if (m.size() < 2 || m[1] != ':') continue;
+    const std::string rest(m.substr(2));
+    switch (m[0]) {
+      case 'a':
+        state.acknowledged.push_back(rest);
+        break;
+      case 's':
+        state.snoozes.push_back(rest);
+        break;
+      case 'c':
+        state.cancelled.push_back(rest);
+        break;
+      default:
+        break;
+    }
+  }
+  *earlier = rs[1].type == RedisReply::Type::kInteger && rs[1].integer > 0;
   return out;
+}
+
+absl::Status RedisReminderStore::ReadEarlierState(const std::vector<std::string>& user_keys,
+                                                  const std::vector<UserNudgeState*>& states) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const std::string& k : user_keys) {
+    const std::string up = UserPrefix(k);
+    for (std::vector<std::string> c :
+         std::vector<std::vector<std::string>>{{"ZRANGE", up + "acks", "0", "-1"},
+                                               {"ZRANGE", up + "cancels", "0", "-1"},
+                                               {"ZRANGE", up + "snoozes", "0", "-1"},
+                                               {"SMEMBERS", up + "ack"},
+                                               {"HVALS", up + "snooze"},
+                                               {"SMEMBERS", up + "cancel"}}) {
+      cmds.push_back(std::move(c));
+    }
+  }
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+  if (!rs.ok()) return rs.status();
+  for (size_t u = 0; u < states.size(); ++u) {
+    const RedisReply* r = &(*rs)[6 * u];
+    UserNudgeState& state = *states[u];
+    for (int i : {0, 3}) {
+      for (const RedisReply& e : r[i].elements) state.acknowledged.push_back(e.str);
+    }
+    for (int i : {1, 5}) {
+      for (const RedisReply& e : r[i].elements) state.cancelled.push_back(e.str);
+    }
+    for (int i : {2, 4}) {
+      for (const RedisReply& e : r[i].elements) state.snoozes.push_back(e.str);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
     absl::string_view user_id, bool with_plan) {
-  absl::StatusOr<std::vector<RedisReply>> rs =
-      redis_->Pipeline(UserReadCommands(UserKey(user_id), with_plan));
+  const std::string uk = UserKey(user_id);
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(UserReadCommands(uk, with_plan));
   if (!rs.ok()) return rs.status();
-  return ParseUserReplies(rs->data(), with_plan);
+  bool earlier = false;
+  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> out =
+      ParseUserReplies(rs->data(), with_plan, &earlier);
+  if (out.ok() && earlier) {
+    if (absl::Status s = ReadEarlierState({uk}, {&out->second}); !s.ok()) return s;
+  }
+  return out;
 }
 
 absl::StatusOr<ReminderStore::WaterAdd> RedisReminderStore::AddWater(absl::string_view user_id,
@@ -908,9 +964,33 @@ absl::Status RedisReminderStore::WakePlan(absl::string_view user_key, absl::Time
   }
   absl::StatusOr<RedisReply> r =
       redis_->Eval(kWakePlanScript, keys,
-                   {std::string(user_key), absl::StrCat(ToMs(due)), absl::StrCat(ToMs(watermark))});
+                   {std::string(user_key), absl::StrCat(ToMs(due)), absl::StrCat(ToMs(watermark)),
+                    absl::StrCat(absl::ToInt64Milliseconds(options_.wake_within))});
   if (!r.ok()) return r.status();
-  return ScriptError(*r);
+  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
+  if (AsInt(*r) == 2) {
+    // Its own key (its own slot in a cluster), so a separate command. If it is lost, her bucket's
+    // dispatcher still finds her within wake_within: she is late, never missed.
+    (void)redis_->Command({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Wake>> RedisReminderStore::WaitWake(absl::Duration timeout) {
+  // A blocked BZPOPMIN must answer within the client's command timeout.
+  timeout = std::clamp(timeout, absl::Milliseconds(10), redis_->options().command_timeout * 4 / 5);
+  absl::StatusOr<RedisReply> r = redis_->Command(
+      {"BZPOPMIN", kWakeKey, absl::StrFormat("%.3f", absl::ToDoubleSeconds(timeout))});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return absl::InternalError(r->str);
+  if (r->is_nil() || r->elements.size() != 3) return std::optional<Wake>();
+  int bucket = -1;
+  double due_ms = 0;
+  if (!absl::SimpleAtoi(r->elements[1].str, &bucket) || bucket < 0 ||
+      bucket >= options_.num_buckets || !absl::SimpleAtod(r->elements[2].str, &due_ms)) {
+    return std::optional<Wake>();  // not ours: dropped
+  }
+  return std::optional<Wake>(Wake{bucket, absl::FromUnixMillis(static_cast<int64_t>(due_ms))});
 }
 
 absl::Status RedisReminderStore::DropDuePlan(absl::string_view user_key) {
@@ -967,9 +1047,10 @@ absl::StatusOr<CommitResult> RedisReminderStore::CommitDuePlans(
   absl::StatusOr<RedisReply> r = redis_->Eval(kCommitDueScript, keys, args);
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
-  if (r->elements.size() != 2) return absl::InternalError("unexpected commit reply");
+  if (r->elements.size() != 3) return absl::InternalError("unexpected commit reply");
   return CommitResult{static_cast<int>(AsInt(r->elements[0])),
-                      static_cast<int>(AsInt(r->elements[1]))};
+                      static_cast<int>(AsInt(r->elements[1])),
+                      static_cast<int>(AsInt(r->elements[2]))};
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::DuePlanCount() {
@@ -999,12 +1080,26 @@ RedisReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user_
   std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>> out;
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   const size_t per = cmds.size() / std::max<size_t>(1, user_keys.size());
+  std::vector<std::string> earlier_keys;
+  std::vector<size_t> earlier_at;
   for (size_t u = 0; u < user_keys.size(); ++u) {
     if (!rs.ok()) {
       out.push_back(rs.status());
       continue;
     }
-    out.push_back(ParseUserReplies(&(*rs)[u * per], /*with_plan=*/true));
+    bool earlier = false;
+    out.push_back(ParseUserReplies(&(*rs)[u * per], /*with_plan=*/true, &earlier));
+    if (earlier && out.back().ok()) {
+      earlier_keys.push_back(user_keys[u]);
+      earlier_at.push_back(u);
+    }
+  }
+  if (!earlier_keys.empty()) {
+    std::vector<UserNudgeState*> states;
+    for (size_t i : earlier_at) states.push_back(&out[i]->second);
+    if (absl::Status s = ReadEarlierState(earlier_keys, states); !s.ok()) {
+      for (size_t i : earlier_at) out[i] = s;
+    }
   }
   return out;
 }

@@ -2,15 +2,18 @@
 //
 //   per user (hash tag {u<user key>}, one slot):
 //     rm:{u<k>}:plan         hash: data (serialized ReminderPlan), etag, req (create request id)
-//     rm:{u<k>}:acks         zset acknowledged nudge id -> its due ms; acknowledgements older than
-//                            the acknowledgement window are dropped on every write (expires 15
-//                            days after the last write)
-//     rm:{u<k>}:cancels      zset cancelled nudge id -> when cancelled; older than kCancelMemory
-//                            dropped on every write (idem)
-//     rm:{u<k>}:snoozes      zset payload of a snooze -> its due ms; old ones dropped likewise
+//     rm:{u<k>}:state        zset, her whole nudge state in one key (one read), in three score
+//                            lanes of kStateLane each: "a:<nudge id>" acknowledged -> its due ms;
+//                            "s:<payload>" a snooze -> kStateLane + its due ms; "c:<nudge id>"
+//                            cancelled -> 2 * kStateLane + when cancelled. Each write drops what
+//                            its lane no longer needs (acknowledgements and snoozes before the
+//                            caller's forget_before, cancellations older than kCancelMemory);
+//                            expires 15 days after the last write
 //     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
-//     rm:{u<k>}:ack, :cancel, :snooze  the unbounded sets / hash of the earlier layout: read (and
-//                            deleted with the plan) until they expire, never written
+//     rm:{u<k>}:acks, :cancels, :snoozes (zsets, one per kind) and before them :ack, :cancel,
+//                            :snooze (unbounded sets / hash): earlier layouts, read while they
+//                            exist (an EXISTS beside the state read tells), deleted with the plan,
+//                            never written; they expire 15 days after their last write
 //   per bucket b (hash tag {b<b>}, one slot; a user's entries all live in UserBucket(k)).
 //   The per-plan due index (:next, :wm, :lease, :dirty, :fence) is what this version writes;
 //   :due, :pay, :leases, :claim:<t>, :refill and :u:<k> are the per-occurrence layout of the
@@ -57,6 +60,10 @@ struct RedisStoreOptions {
   int live_max_len = 10000;
   // How long a scheduled occurrence is remembered (so a refill never schedules it again).
   absl::Duration retention = absl::Hours(72);
+  // WakePlan leaves a wake-up (rm:wake) only when it makes her due sooner and within this of now:
+  // a dispatcher idle on her bucket looks again at least this often anyway (set it to the
+  // dispatcher's max_idle_wait).
+  absl::Duration wake_within = absl::Seconds(10);
 };
 
 class RedisReminderStore : public ReminderStore {
@@ -119,8 +126,13 @@ class RedisReminderStore : public ReminderStore {
   absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
                                               const std::vector<PlanCommit>& commits) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() override;
+  absl::StatusOr<std::optional<Wake>> WaitWake(absl::Duration timeout) override;
+
+  // Width of one score lane of rm:{u<k>}:state (unix ms stay far below it).
+  static constexpr int64_t kStateLane = 100'000'000'000'000;
 
   // Key names (exposed for tests and the push gateway).
+  static std::string StateKey(absl::string_view user_key);
   static std::string OutboxKey(int bucket);
   static std::string DueKey(int bucket);
   static std::string LeasesKey(int bucket);
@@ -132,10 +144,20 @@ class RedisReminderStore : public ReminderStore {
   // trip.
   absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> ReadUser(
       absl::string_view user_id, bool with_plan);
+  // The reads of ReadUser: her plan (when `with_plan`), her state, and an EXISTS over the earlier
+  // layouts' keys; ParseUserReplies sets *earlier when that found any.
   static std::vector<std::vector<std::string>> UserReadCommands(absl::string_view user_key,
                                                                 bool with_plan);
   static absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>
-  ParseUserReplies(const RedisReply* replies, bool with_plan);
+  ParseUserReplies(const RedisReply* replies, bool with_plan, bool* earlier);
+  // Adds what the earlier layouts' keys hold for each of `user_keys` (one round trip for all).
+  absl::Status ReadEarlierState(const std::vector<std::string>& user_keys,
+                                const std::vector<UserNudgeState*>& states);
+  // ZADD of one entry in her state's `lane`, dropping that lane's entries scored below
+  // `forget_below`; returns ZADD's reply (1: new).
+  absl::StatusOr<int64_t> AddState(absl::string_view user_key,
+                                   const std::vector<std::pair<int64_t, std::string>>& entries,
+                                   int lane, int64_t forget_below);
   // XREAD over one stream per bucket (`key_of`), from `cursors` ("" = from its current end).
   absl::StatusOr<std::vector<OutboxEntry>> ReadStreams(std::string (*key_of)(int),
                                                        std::vector<std::string>* cursors, int max,

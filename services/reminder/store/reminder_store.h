@@ -17,6 +17,7 @@
 #define LEGWISE_SERVICES_REMINDER_STORE_REMINDER_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,6 +134,13 @@ struct PlanCommit {
 struct CommitResult {
   int published = 0;  // occurrences appended to the outbox
   int fenced = 0;     // commits refused: their claim was lost (lease taken over, plan deleted)
+  int requeued = 0;   // users changed while claimed (WakePlan), made due at once instead
+};
+// A wake-up: a write made a user of `bucket` due at `due`, sooner than a dispatcher idle on that
+// bucket would otherwise look again.
+struct Wake {
+  int bucket = 0;
+  absl::Time due;
 };
 
 // The storage interface. Every method is thread-safe. Errors: UNAVAILABLE when the store cannot be
@@ -223,7 +231,9 @@ class ReminderStore {
   // --- per-plan due index (see DuePlan) ---
   // Makes her entry due no later than `due`, creating it (with watermark `watermark`) when she has
   // none. While she is claimed it also marks her changed, so that claim's commit makes her due
-  // again at once (it may have read her plan before this write).
+  // again at once (it may have read her plan before this write). When this makes her due sooner,
+  // and soon (the Redis store: within RedisStoreOptions::wake_within), it leaves a Wake for her
+  // bucket.
   virtual absl::Status WakePlan(absl::string_view user_key, absl::Time due,
                                 absl::Time watermark) = 0;
   // Forgets her entry and watermark (her plan was deleted); a claim in flight is fenced off.
@@ -239,6 +249,10 @@ class ReminderStore {
                                                       const std::vector<PlanCommit>& commits) = 0;
   // Users in the per-plan due index, and how many of them are claimed. For tests and metrics.
   virtual absl::StatusOr<std::pair<int64_t, int64_t>> DuePlanCount() = 0;
+  // Takes one Wake, waiting up to `timeout` (the Redis store: at most 4/5 of its command timeout)
+  // when there is none; nullopt when none came. Each Wake reaches one waiter, on any replica: an
+  // idle dispatcher waits on these instead of polling its buckets.
+  virtual absl::StatusOr<std::optional<Wake>> WaitWake(absl::Duration timeout) = 0;
 
   // --- dispatcher ---
   virtual int num_buckets() const = 0;
