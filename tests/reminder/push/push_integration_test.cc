@@ -291,6 +291,75 @@ TEST_F(PushIntegrationTest, DeliversForgetsUnregisteredRetries429AndTrims) {
   EXPECT_EQ(push->Terminate().value_or(-1), 0);
 }
 
+// The whole path with nothing written by hand: her plan, her browser and a one-minute snooze go in
+// through the public gRPC API; the real dispatcher (a second legwise-reminder replica) publishes
+// the snooze when it comes due, and legwise-push delivers it to the browser once (decrypted and
+// VAPID-checked by the independent receiver), with the built-in Spanish texts of her device.
+TEST_F(PushIntegrationTest, SnoozedNudgeReachesTheBrowserThroughTheRealDispatcher) {
+  Endpoint web = StartWebPush();
+  v1::Device browser = WebDevice(web, 0);
+  browser.set_locale("es");
+  ServiceProcess dispatcher("legwise-reminder",
+                            {"--redis_addr=" + redis_.address(), "--content_addr="});
+  ASSERT_TRUE(dispatcher.Start().ok());
+  auto push = StartPush(nullptr, "push-e2e");
+
+  // Awake around the clock (UTC, from two hours before this hour to ten after).
+  v1::CreateReminderPlanRequest create;
+  v1::ReminderPlan* plan = create.mutable_plan();
+  plan->set_user_id("eva");
+  plan->set_time_zone("UTC");
+  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
+  plan->mutable_wake_time()->set_hours((hour + 22) % 24);
+  plan->mutable_sleep_time()->set_hours((hour + 10) % 24);
+  plan->add_kinds(v1::NUDGE_KIND_HYDRATION);
+  v1::CreateReminderPlanResponse created;
+  {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s = stub_->CreateReminderPlan(&c, create, &created);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  Register("eva", browser);
+  v1::ListUpcomingNudgesRequest lr;
+  lr.set_user_id("eva");
+  v1::ListUpcomingNudgesResponse listed;
+  {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ASSERT_TRUE(stub_->ListUpcomingNudges(&c, lr, &listed).ok());
+  }
+  ASSERT_GT(listed.nudges_size(), 0);
+  v1::SnoozeNudgeRequest sn;
+  sn.set_user_id("eva");
+  sn.set_nudge_id(listed.nudges(0).nudge_id());
+  sn.set_minutes(1);
+  v1::SnoozeNudgeResponse snoozed;
+  {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status s = stub_->SnoozeNudge(&c, sn, &snoozed);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  const std::string id = snoozed.nudge().nudge_id();
+  ASSERT_TRUE(
+      WaitFor([&] { return Delivered(web)[id] == 1 && Pending() == 0; }, absl::Seconds(100)))
+      << "delivered " << Delivered(web)[id] << ", pending " << Pending();
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(Delivered(web)[id], 1);  // once
+  for (const Struct& r : web.Requests()) {
+    EXPECT_TRUE(Problems(r).empty()) << Problems(r)[0];
+    if (Str(Obj(r, "payload"), "nudge_id") != id) continue;
+    EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Hora de un vaso de agua");
+    EXPECT_EQ(Str(Obj(r, "payload"), "locale"), "es");
+    EXPECT_EQ(Str(Obj(r, "payload"), "kind"), "NUDGE_KIND_HYDRATION");
+    // Sent at or after the due time the snooze answered.
+    EXPECT_GE(r.fields().at("t").number_value() + 1.0,
+              static_cast<double>(snoozed.nudge().due_time().seconds()));
+  }
+  EXPECT_EQ(push->Terminate().value_or(-1), 0);
+}
+
 // A sender replica killed (SIGKILL) mid-batch, and a new one started: every nudge arrives (0 lost),
 // and a nudge sent twice (the provider's 201 came before the XACK that died with the process) is
 // sent with the same Topic, so the browser replaces the first copy: one notification per nudge.
