@@ -87,13 +87,23 @@ class PushIntegrationTest : public ::testing::Test {
     auto vapid = push::LoadVapidCredentials(vapid_key_, "mailto:ops@legwise.example");
     return Start("webpush", script, {"--vapid-public", push::VapidSigner(*vapid).public_key()});
   }
+  // FCM and its OAuth token endpoint on one port; the service account names that endpoint.
+  Endpoint StartFcm(const std::string& script = "{}") {
+    const int port = FreePort();
+    fcm_credentials_ = legwise::testing::WriteFile(dir_, absl::StrCat("fcm-", port, ".json"),
+                                                   push::testing::FcmServiceAccountJson(port));
+    return push::testing::StartEndpoint(
+        {LEGWISE_PUSH_ENDPOINTS, dir_, certs_, 4, "push_integration_"}, "fcm", script,
+        {"--credentials", fcm_credentials_, "--token-ttl", "3600"}, port);
+  }
   Endpoint StartApns(const std::string& script = "{}") {
     return Start(
         "apns", script,
         {"--key-pem", apns_key_, "--key-id", kKeyId, "--team-id", kTeamId, "--topic", kTopic});
   }
 
-  std::unique_ptr<ServiceProcess> StartPush(const Endpoint* apns, const std::string& name) {
+  std::unique_ptr<ServiceProcess> StartPush(const Endpoint* apns, const std::string& name,
+                                            const Endpoint* fcm = nullptr) {
     std::vector<std::string> args = {"--redis_addr=" + redis_.address(),
                                      "--consumer_name=" + name,
                                      "--vapid_private_key_file=" + vapid_key_,
@@ -113,6 +123,10 @@ class PushIntegrationTest : public ::testing::Test {
                    std::string("--apns_team_id=") + kTeamId, std::string("--apns_topic=") + kTopic,
                    absl::StrCat("--apns_endpoint=https://127.0.0.1:", apns->port),
                    absl::StrCat("--apns_sandbox_endpoint=https://127.0.0.1:", apns->port)});
+    }
+    if (fcm != nullptr) {
+      args.insert(args.end(), {"--fcm_credentials_file=" + fcm_credentials_,
+                               absl::StrCat("--fcm_endpoint=https://127.0.0.1:", fcm->port)});
     }
     auto p = std::make_unique<ServiceProcess>("legwise-push", args);
     EXPECT_TRUE(p->Start().ok());
@@ -203,7 +217,7 @@ class PushIntegrationTest : public ::testing::Test {
 
   std::string dir_;
   std::map<std::string, std::string> certs_;
-  std::string apns_key_, vapid_key_;
+  std::string apns_key_, vapid_key_, fcm_credentials_;
   RedisServer redis_;
   std::shared_ptr<RedisClient> client_;
   std::unique_ptr<ServiceProcess> reminder_;
@@ -357,6 +371,52 @@ TEST_F(PushIntegrationTest, SnoozedNudgeReachesTheBrowserThroughTheRealDispatche
     EXPECT_GE(r.fields().at("t").number_value() + 1.0,
               static_cast<double>(snoozed.nudge().due_time().seconds()));
   }
+  EXPECT_EQ(push->Terminate().value_or(-1), 0);
+}
+
+// FCM through the executable: legwise-push gets an access token from the service account's
+// token_uri (an RS256 JWT grant, checked by PyJWT), sends each nudge to FCM HTTP v1 with normal
+// priority, a TTL and a collapse key, reuses the token, and forgets a device FCM calls
+// UNREGISTERED (404).
+TEST_F(PushIntegrationTest, FcmDeliversThroughTheExecutableAndForgetsUnregistered) {
+  const std::string ok_token = "fcm-" + std::string(60, 'k');
+  const std::string gone_token = "fcm-" + std::string(60, 'g');
+  Endpoint fcm = StartFcm(absl::StrCat(R"({")", gone_token, R"(": [{"status": 404}]})"));
+  v1::Device phone;
+  phone.mutable_fcm()->set_registration_token(ok_token);
+  phone.set_locale("en");
+  Register("fay", phone);
+  v1::Device old_phone;
+  old_phone.mutable_fcm()->set_registration_token(gone_token);
+  Register("gus", old_phone);
+  ASSERT_EQ(List("gus").size(), 1u);
+
+  auto push = StartPush(nullptr, "push-fcm", &fcm);
+  Publish("fay", "n-fay-1");
+  Publish("gus", "n-gus-1", 5);
+  Publish("fay", "n-fay-2", 2);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int ok = 0;
+        for (const Struct& r : fcm.Requests("fcm_send")) {
+          ok += r.fields().at("status").number_value() == 200;
+        }
+        return ok == 2 && Pending() == 0 && List("gus").empty();
+      },
+      absl::Seconds(30)))
+      << "pending " << Pending() << ", gus devices " << List("gus").size();
+  std::map<std::string, int> sent;
+  for (const Struct& r : fcm.Requests("fcm_send")) {
+    EXPECT_TRUE(Problems(r).empty()) << Problems(r)[0];
+    if (r.fields().at("status").number_value() != 200) continue;
+    EXPECT_EQ(Str(r, "key"), ok_token);
+    EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Time for a glass of water");
+    ++sent[Str(Obj(r, "payload"), "nudge_id")];
+  }
+  EXPECT_EQ(sent["n-fay-1"], 1);
+  EXPECT_EQ(sent["n-fay-2"], 1);
+  EXPECT_EQ(fcm.Requests("fcm_token").size(), 1u);  // one access token for every send
+  EXPECT_EQ(List("fay").size(), 1u);
   EXPECT_EQ(push->Terminate().value_or(-1), 0);
 }
 

@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/logging.h"
 #include "services/reminder/push/crypto.h"
 
 namespace legwise::push::testing {
@@ -33,6 +35,15 @@ inline std::string PemOf(EVP_PKEY* key) {
 inline std::string PemP256() { return PemOf(EVP_EC_gen("P-256")); }
 inline std::string PemP384() { return PemOf(EVP_EC_gen("P-384")); }
 inline std::string PemRsa(int bits = 2048) { return PemOf(EVP_RSA_gen(bits)); }
+
+// A Google service-account JSON (as the console hands it out) with a fresh RSA key, whose
+// token_uri is the loopback FCM endpoint's own token path on `port`.
+inline std::string FcmServiceAccountJson(int port) {
+  return absl::StrCat(
+      R"({"type":"service_account","project_id":"legwise-test","private_key_id":"k1","private_key":")",
+      JsonEscape(PemRsa()), R"(","client_email":"push@legwise-test.iam.gserviceaccount.com",)",
+      R"("token_uri":"https://127.0.0.1:)", port, R"(/token"})");
+}
 
 // A JSON object parsed by protobuf's JSON parser (not ours).
 inline google::protobuf::Struct Json(const std::string& text) {

@@ -99,13 +99,8 @@ class PushSenderTest : public ::testing::Test {
   // FCM: the credentials JSON names this server's own token endpoint.
   Endpoint StartFcm(const std::string& script = "{}", int token_ttl = 3600) {
     int port = FreePort();
-    std::string credentials = absl::StrCat(
-        R"({"type":"service_account","project_id":"legwise-test","private_key_id":"k1","private_key":")",
-        JsonEscape(testing::PemRsa()),
-        R"(","client_email":"push@legwise-test.iam.gserviceaccount.com",)",
-        R"("token_uri":"https://127.0.0.1:)", port, R"(/token"})");
-    fcm_credentials_ =
-        legwise::testing::WriteFile(*dir_, absl::StrCat("fcm-", port, ".json"), credentials);
+    fcm_credentials_ = legwise::testing::WriteFile(*dir_, absl::StrCat("fcm-", port, ".json"),
+                                                   testing::FcmServiceAccountJson(port));
     return Start("fcm", script,
                  {"--credentials", fcm_credentials_, "--token-ttl", absl::StrCat(token_ttl)}, port);
   }
