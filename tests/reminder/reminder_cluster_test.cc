@@ -2,8 +2,7 @@
 // through the public gRPC API only (the store behind it is being rewritten, issue 15): plans
 // written during a live reshard, a master killed with -9 and a service replica killed with -9 are
 // all there afterwards, and calls recover without restarting anything. Delivery exactly once across
-// a replica kill is checked through StreamNudges on one Redis, and on the cluster once the store's
-// live feed reads one slot per command (see the DISABLED_ test).
+// a replica kill is checked through StreamNudges on one Redis and on the cluster.
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -358,10 +357,8 @@ TEST(ReminderDeliveryTest, OneRedisDeliveredExactlyOnceAcrossAReplicaKill) {
   DeliveredExactlyOnceAcrossAReplicaKill({"--redis_addr=" + redis.address()});
 }
 
-// Disabled until the reminder store's live feed (StreamNudges) stops reading the 16 bucket streams
-// rm:{b0}:live ... rm:{b15}:live in one XREAD: those keys are on 16 slots, which a cluster refuses
-// (the client answers INVALID_ARGUMENT before sending). Run with --gtest_also_run_disabled_tests.
-TEST(ReminderClusterTest, DISABLED_DeliveredExactlyOnceAcrossAReplicaKill) {
+// On the cluster the live feed reads each bucket's stream (its own slot) with its own XREAD.
+TEST(ReminderClusterTest, DeliveredExactlyOnceAcrossAReplicaKill) {
   RedisCluster cluster;
   ASSERT_TRUE(cluster.Start().ok());
   DeliveredExactlyOnceAcrossAReplicaKill({"--redis_cluster", "--redis_addr=" + cluster.seeds()});

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "services/common/validation.h"
 #include "services/reminder/planner/planner.h"
 
@@ -894,20 +895,40 @@ absl::StatusOr<std::vector<OutboxEntry>> RedisReminderStore::ReadStreams(
                                         : "0-0";
     }
   }
-  std::vector<std::string> cmd = {"XREAD", "COUNT", absl::StrCat(max)};
-  if (block > absl::ZeroDuration()) {
-    cmd.push_back("BLOCK");
-    cmd.push_back(absl::StrCat(absl::ToInt64Milliseconds(block)));
+  // The [key, entries] replies of every stream that had something.
+  std::vector<RedisReply> replies;
+  if (!redis_->options().cluster) {
+    // One XREAD over every bucket's stream, blocking until any has something.
+    std::vector<std::string> cmd = {"XREAD", "COUNT", absl::StrCat(max)};
+    if (block > absl::ZeroDuration()) {
+      cmd.push_back("BLOCK");
+      cmd.push_back(absl::StrCat(absl::ToInt64Milliseconds(block)));
+    }
+    cmd.push_back("STREAMS");
+    for (int b = 0; b < n; ++b) cmd.push_back(key_of(b));
+    for (int b = 0; b < n; ++b) cmd.push_back((*cursors)[b]);
+    absl::StatusOr<RedisReply> r = redis_->Command(cmd);
+    if (!r.ok()) return r.status();
+    if (r->is_error()) return absl::InternalError(r->str);
+    replies = std::move(r->elements);
+  } else {
+    // Each bucket's stream is on its own slot and a cluster refuses a read over several slots:
+    // one XREAD per stream, pipelined (one round trip per node), and when none had anything the
+    // wait happens here.
+    std::vector<std::vector<std::string>> cmds;
+    for (int b = 0; b < n; ++b) {
+      cmds.push_back({"XREAD", "COUNT", absl::StrCat(max), "STREAMS", key_of(b), (*cursors)[b]});
+    }
+    absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+    if (!rs.ok()) return rs.status();
+    for (RedisReply& r : *rs) {
+      if (r.is_error()) return absl::InternalError(r.str);
+      for (RedisReply& stream : r.elements) replies.push_back(std::move(stream));
+    }
+    if (replies.empty() && block > absl::ZeroDuration()) absl::SleepFor(block);
   }
-  cmd.push_back("STREAMS");
-  for (int b = 0; b < n; ++b) cmd.push_back(key_of(b));
-  for (int b = 0; b < n; ++b) cmd.push_back((*cursors)[b]);
-  absl::StatusOr<RedisReply> r = redis_->Command(cmd);
-  if (!r.ok()) return r.status();
   std::vector<OutboxEntry> out;
-  if (r->is_nil()) return out;
-  if (r->is_error()) return absl::InternalError(r->str);
-  for (const RedisReply& stream : r->elements) {
+  for (const RedisReply& stream : replies) {
     if (stream.elements.size() != 2) continue;
     int bucket = -1;
     for (int b = 0; b < n; ++b) {
