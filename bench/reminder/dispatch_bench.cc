@@ -5,24 +5,39 @@
 //    every one is in the outbox. items_per_second = occurrences dispatched per second.
 //  - BM_DueToPublishedLag: occurrences due at a steady rate (default 10,000/s) for a while; lag =
 //    outbox publish time - due time (both on the Redis clock), p50/p99.
+//    These two measure the previous per-occurrence layout (store.Schedule: one due-index entry per
+//    occurrence), which the dispatcher still drains: the baseline.
+//  - BM_PlanDispatchThroughput: the current path, one due entry per plan. U users each with a
+//    stored plan (hydration, stretching, movement breaks in a standing shift) whose watermark lies
+//    in the past, so every claim derives several occurrences (DueForDispatch) and commits them;
+//    time until the expected total (computed with the same planner) is in the outbox.
 // Sizes: LEGWISE_BENCH_OCCURRENCES (default 1000000), LEGWISE_BENCH_LAG_RATE (default 10000 per
-// second), LEGWISE_BENCH_LAG_SECONDS (default 20). Every run checks that each occurrence was
-// published exactly once.
+// second), LEGWISE_BENCH_LAG_SECONDS (default 20), LEGWISE_BENCH_PLAN_USERS (default 20000),
+// LEGWISE_BENCH_PLAN_LOOKBACK_MIN (default 720: the watermark's age). Every run checks that each
+// occurrence was published exactly once. The throughput runs also report the CPU seconds that
+// redis-server (INFO cpu) and this process (the dispatchers) used while dispatching.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "legwise/reminder/v1/reminder.pb.h"
 #include "services/common/redis_client.h"
 #include "services/reminder/delivery/dispatcher.h"
 #include "services/reminder/delivery/nudge_texts.h"
+#include "services/reminder/delivery/scheduling.h"
+#include "services/reminder/planner/plan.h"
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/store/redis_store.h"
 #include "tests/support/process.h"
@@ -72,9 +87,10 @@ void Prefill(RedisReminderStore& store, int n, DueFn due_of) {
   }
 }
 
-// Reads every outbox entry: (due ms, published ms) and the number of distinct ids.
+// Reads every outbox entry: (due ms, published ms), and the distinct ids (sorted).
 struct OutboxScan {
   std::vector<int64_t> lags_ms;
+  std::vector<std::string> ids;
   size_t entries = 0;
   size_t distinct = 0;
 };
@@ -102,7 +118,9 @@ OutboxScan ScanOutbox(RedisClient& client, int buckets) {
   }
   scan.entries = ids.size();
   std::sort(ids.begin(), ids.end());
-  scan.distinct = static_cast<size_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  scan.distinct = ids.size();
+  scan.ids = std::move(ids);
   return scan;
 }
 
@@ -118,13 +136,13 @@ struct Replicas {
   std::vector<std::unique_ptr<Dispatcher>> dispatchers;
   NudgeTextProvider texts{nullptr};
 
-  Replicas(const std::string& address, int n) {
+  Replicas(const std::string& address, int n, absl::Duration misfire = absl::Hours(1)) {
     for (int i = 0; i < n; ++i) {
       clients.push_back(Client(address));
       stores.push_back(std::make_unique<RedisReminderStore>(clients.back()));
       DispatcherOptions o;
       o.replica_id = absl::StrCat("bench-replica-", i);
-      o.misfire_threshold = absl::Hours(1);
+      o.misfire_threshold = misfire;
       dispatchers.push_back(
           std::make_unique<Dispatcher>(stores.back().get(), &texts, ScheduleRules{}, o));
     }
@@ -135,7 +153,50 @@ struct Replicas {
   void Stop() {
     for (auto& d : dispatchers) d->Stop();
   }
+  uint64_t published() const {
+    uint64_t n = 0;
+    for (const auto& d : dispatchers) n += d->published();
+    return n;
+  }
+  double round_trips() const {
+    double n = 0;
+    for (const auto& c : clients) n += static_cast<double>(c->round_trips());
+    return n;
+  }
 };
+
+// CPU seconds used so far by redis-server (INFO cpu: its main thread and the AOF's background
+// work) and by this process (the dispatchers' threads; the waiting loop sleeps).
+struct CpuSample {
+  double redis_s = 0;
+  double self_s = 0;
+};
+CpuSample SampleCpu(RedisClient& client) {
+  CpuSample c;
+  if (auto info = client.Command({"INFO", "cpu"}); info.ok()) {
+    for (absl::string_view line : absl::StrSplit(info->str, "\r\n")) {
+      double v = 0;
+      if ((absl::ConsumePrefix(&line, "used_cpu_user:") ||
+           absl::ConsumePrefix(&line, "used_cpu_sys:")) &&
+          absl::SimpleAtod(line, &v)) {
+        c.redis_s += v;
+      }
+    }
+  }
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  c.self_s = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+             static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  return c;
+}
+void ReportCpu(benchmark::State& state, const CpuSample& before, const CpuSample& after,
+               absl::Duration elapsed) {
+  const double s = absl::ToDoubleSeconds(elapsed);
+  state.counters["redis_cpu_s"] = after.redis_s - before.redis_s;
+  state.counters["dispatcher_cpu_s"] = after.self_s - before.self_s;
+  state.counters["redis_cores"] = (after.redis_s - before.redis_s) / s;
+  state.counters["dispatcher_cores"] = (after.self_s - before.self_s) / s;
+}
 
 void WaitDrained(RedisReminderStore& store) {
   while (true) {
@@ -159,11 +220,14 @@ void BM_DispatchThroughput(benchmark::State& state) {
             [&](int i) { return now - absl::Seconds(1) - absl::Milliseconds(i % 1200000); });
     Replicas r(redis.address(), replicas);
     (void)client->Command({"CONFIG", "RESETSTAT"});
+    const CpuSample cpu0 = SampleCpu(*client);
     const absl::Time start = absl::Now();
     r.Start();
     WaitDrained(store);
     const absl::Duration elapsed = absl::Now() - start;
+    const CpuSample cpu1 = SampleCpu(*client);
     r.Stop();
+    ReportCpu(state, cpu0, cpu1, elapsed);
     state.SetIterationTime(absl::ToDoubleSeconds(elapsed));
     const OutboxScan scan = ScanOutbox(*client, store.num_buckets());
     state.counters["occurrences"] = n;
@@ -181,6 +245,129 @@ void BM_DispatchThroughput(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);
 }
 BENCHMARK(BM_DispatchThroughput)
+    ->Arg(1)
+    ->Arg(3)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// A plan awake 21 hours a day in UTC with hydration, stretching and movement breaks (a standing
+// shift over her whole waking window, every day), whose quiet hours run from the start of the
+// previous UTC hour to two hours after the current one: nothing of hers falls due within an hour
+// of now, so the occurrences due since a past watermark are the same whenever the claim runs
+// (the expected total is exact), and once committed she is not due again during the run.
+v1::ReminderPlan PlanDispatchProto(const std::string& user, int hour, absl::Time stamped) {
+  v1::ReminderPlan p;
+  p.set_user_id(user);
+  p.set_time_zone("UTC");
+  p.mutable_wake_time()->set_hours((hour + 2) % 24);
+  p.mutable_sleep_time()->set_hours((hour + 23) % 24);
+  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
+  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
+  p.add_kinds(v1::NUDGE_KIND_MOVEMENT_BREAK);
+  p.set_max_nudges_per_day(48);
+  v1::WorkShift* shift = p.add_work_shifts();
+  for (int d = v1::DAY_OF_WEEK_MONDAY; d <= v1::DAY_OF_WEEK_SUNDAY; ++d) {
+    shift->add_days(static_cast<v1::DayOfWeek>(d));
+  }
+  *shift->mutable_start() = p.wake_time();
+  *shift->mutable_end() = p.sleep_time();
+  shift->set_standing(true);
+  p.set_locale("en");
+  p.set_etag("bench");
+  // Created and last changed before the watermark: nothing is held back as "planned before the
+  // change" (DueForDispatch's not_before).
+  p.mutable_create_time()->set_seconds(absl::ToUnixSeconds(stamped));
+  p.mutable_update_time()->set_seconds(absl::ToUnixSeconds(stamped));
+  return p;
+}
+
+void BM_PlanDispatchThroughput(benchmark::State& state) {
+  const int replicas = static_cast<int>(state.range(0));
+  const int users = EnvInt("LEGWISE_BENCH_PLAN_USERS", 20000);
+  const absl::Duration lookback = absl::Minutes(EnvInt("LEGWISE_BENCH_PLAN_LOOKBACK_MIN", 720));
+  const absl::Duration misfire = lookback + absl::Hours(24);  // nothing is skipped
+  const ScheduleRules rules;
+  for (auto _ : state) {
+    testing::RedisServer redis;
+    if (!redis.Start().ok()) std::abort();
+    auto client = Client(redis.address());
+    RedisReminderStore store(client);
+    const absl::Time now = absl::Now();
+    const absl::CivilHour hour = absl::ToCivilHour(now, absl::UTCTimeZone());
+    // Her quiet hours end two hours after this one starts: the run must be over by then.
+    const absl::Time quiet_end = absl::FromCivil(hour + 2, absl::UTCTimeZone());
+    const absl::Time watermark = absl::FromUnixMillis(absl::ToUnixMillis(now - lookback));
+    std::vector<std::string> expected;
+    int per_kind[5] = {0, 0, 0, 0, 0};
+    for (int u = 0; u < users; ++u) {
+      const std::string user = absl::StrCat("plan-bench-", u);
+      const v1::ReminderPlan proto =
+          PlanDispatchProto(user, hour.hour(), watermark - absl::Hours(24));
+      absl::StatusOr<Plan> plan = PlanFromProto(proto);
+      if (!plan.ok()) {
+        std::fprintf(stderr, "plan does not validate: %s\n", plan.status().ToString().c_str());
+        std::abort();
+      }
+      // What the dispatcher will derive: the same planner on the same arguments.
+      const DueWork work = DueForDispatch(*plan, rules, UserState{}, watermark, now, misfire,
+                                          watermark - absl::Hours(24));
+      if (work.misfired != 0) std::abort();
+      for (const v1::Nudge& n : work.publish) {
+        expected.push_back(n.nudge_id());
+        ++per_kind[std::clamp(static_cast<int>(n.kind()), 0, 4)];
+      }
+      if (!store.CreatePlan(proto, "", "").ok()) std::abort();
+      if (!store.WakePlan(UserKey(user), now, watermark).ok()) std::abort();
+    }
+    Replicas r(redis.address(), replicas, misfire);
+    (void)client->Command({"CONFIG", "RESETSTAT"});
+    const CpuSample cpu0 = SampleCpu(*client);
+    const absl::Time start = absl::Now();
+    r.Start();
+    const absl::Time give_up = std::min(start + absl::Minutes(10), quiet_end);
+    while (r.published() < expected.size() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    const absl::Duration elapsed = absl::Now() - start;
+    const CpuSample cpu1 = SampleCpu(*client);
+    r.Stop();
+    if (absl::Now() >= quiet_end) {
+      std::fprintf(stderr, "run passed the plans' quiet hours: the expected total is not exact\n");
+    }
+    ReportCpu(state, cpu0, cpu1, elapsed);
+    state.SetIterationTime(absl::ToDoubleSeconds(elapsed));
+    // Every expected id exactly once, nothing else.
+    const OutboxScan scan = ScanOutbox(*client, store.num_buckets());
+    std::sort(expected.begin(), expected.end());
+    std::vector<std::string> missing, unexpected;
+    std::set_difference(expected.begin(), expected.end(), scan.ids.begin(), scan.ids.end(),
+                        std::back_inserter(missing));
+    std::set_difference(scan.ids.begin(), scan.ids.end(), expected.begin(), expected.end(),
+                        std::back_inserter(unexpected));
+    state.counters["users"] = users;
+    state.counters["occurrences"] = static_cast<double>(expected.size());
+    state.counters["per_user"] = static_cast<double>(expected.size()) / users;
+    state.counters["hydration"] = per_kind[v1::NUDGE_KIND_HYDRATION];
+    state.counters["stretching"] = per_kind[v1::NUDGE_KIND_STRETCHING];
+    state.counters["movement"] = per_kind[v1::NUDGE_KIND_MOVEMENT_BREAK];
+    state.counters["published"] = static_cast<double>(scan.entries);
+    state.counters["duplicates"] = static_cast<double>(scan.entries - scan.distinct);
+    state.counters["missing"] = static_cast<double>(missing.size());
+    state.counters["unexpected"] = static_cast<double>(unexpected.size());
+    state.counters["dispatched_per_s"] =
+        static_cast<double>(expected.size()) / absl::ToDoubleSeconds(elapsed);
+    state.counters["redis_round_trips"] = r.round_trips();
+    state.counters["fenced"] = 0;
+    for (auto& d : r.dispatchers) state.counters["fenced"] += static_cast<double>(d->fenced());
+    if (auto info = client->Command({"INFO", "commandstats"});
+        info.ok() && std::getenv("LEGWISE_BENCH_VERBOSE")) {
+      std::fprintf(stderr, "%s\n", info->str.c_str());
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(expected.size()));
+  }
+}
+BENCHMARK(BM_PlanDispatchThroughput)
     ->Arg(1)
     ->Arg(3)
     ->Iterations(1)
