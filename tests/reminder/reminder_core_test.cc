@@ -2,6 +2,7 @@
 // and the per-user bounds (acknowledgement window, pending snoozes, daily water cap).
 #include "services/reminder/core/reminder_core.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <string>
@@ -12,6 +13,8 @@
 #include "services/common/validation.h"
 #include "services/reminder/delivery/nudge_texts.h"
 #include "services/reminder/planner/nudge_kinds.h"
+#include "services/reminder/planner/plan.h"
+#include "services/reminder/planner/planner.h"
 
 namespace legwise::reminder {
 namespace {
@@ -227,6 +230,82 @@ TEST_F(CoreTest, DailyWaterIsCappedWithoutOverflow) {
   EXPECT_FALSE(r.drop.empty());
   r = core_.AfterWater(plan, day, int64_t{1} << 40, now_);
   EXPECT_TRUE(r.target_reached);
+}
+
+// DueForDispatch plans unlabelled and labels only what it publishes or checks; for any watermark,
+// now, misfire threshold and state it must answer exactly what filtering the fully labelled
+// occurrences gives (the same ids is what makes a claim taken over publish the same nudges).
+TEST(DueForDispatchTest, AnswersWhatTheLabelledPlanGivesForAnyWindowAndState) {
+  const ScheduleRules rules;
+  std::mt19937 rng(15);
+  int published = 0, skipped = 0;
+  for (const char* zone : {"Europe/London", "America/Sao_Paulo", "Asia/Kolkata"}) {
+    v1::ReminderPlan proto = ProtoPlan("due-user");
+    proto.set_time_zone(zone);
+    proto.add_kinds(v1::NUDGE_KIND_MOVEMENT_BREAK);
+    proto.add_kinds(v1::NUDGE_KIND_BEDTIME_STRETCH);
+    v1::WorkShift* shift = proto.add_work_shifts();
+    shift->add_days(v1::DAY_OF_WEEK_MONDAY);
+    shift->add_days(v1::DAY_OF_WEEK_WEDNESDAY);
+    shift->mutable_start()->set_hours(8);
+    shift->mutable_end()->set_hours(16);
+    shift->set_standing(true);
+    absl::StatusOr<Plan> plan = PlanFromProto(proto);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    for (int round = 0; round < 200; ++round) {
+      // Around the March DST change in Europe, over a few days.
+      const absl::Time now = Utc(2026, 3, 27, 0, 0) + absl::Minutes(rng() % (5 * 24 * 60));
+      const absl::Time watermark = now - absl::Minutes(rng() % (3 * 24 * 60));
+      const absl::Duration misfire = absl::Minutes(rng() % 120);
+      const absl::Time not_before = now - absl::Minutes(rng() % (4 * 24 * 60));
+      std::vector<Occurrence> all =
+          PlanOccurrences(*plan, rules, now - absl::Hours(72), now + absl::Hours(25));
+      UserState state;
+      for (const Occurrence& o : all) {
+        if (rng() % 4 == 0) state.acknowledged.push_back(o.nudge_id);
+        if (rng() % 6 == 0) state.cancelled.push_back(o.nudge_id);
+      }
+      // The reference: every labelled occurrence, filtered.
+      std::set<std::string> skip(state.acknowledged.begin(), state.acknowledged.end());
+      skip.insert(state.cancelled.begin(), state.cancelled.end());
+      const absl::Time bound = now - std::max(misfire + absl::Hours(1), absl::Hours(48));
+      const absl::Time start = std::max({watermark, bound, not_before});
+      std::vector<std::string> want;
+      int want_misfired = 0;
+      absl::Time want_next = now + absl::Hours(24);
+      bool found_next = false;
+      for (const Occurrence& o :
+           PlanOccurrences(*plan, rules, start, now + absl::Hours(24) + absl::Milliseconds(1))) {
+        if (o.due <= watermark || skip.count(o.nudge_id)) continue;
+        if (o.due <= now) {
+          if (o.due < now - misfire) {
+            ++want_misfired;
+          } else {
+            want.push_back(o.nudge_id);
+          }
+        } else if (!found_next) {
+          want_next = o.due;
+          found_next = true;
+        }
+      }
+      const DueWork got = DueForDispatch(*plan, rules, state, watermark, now, misfire, not_before);
+      std::vector<std::string> got_ids;
+      for (const v1::Nudge& n : got.publish) {
+        got_ids.push_back(n.nudge_id());
+        EXPECT_FALSE(n.local_time().empty());
+      }
+      std::sort(want.begin(), want.end());
+      std::vector<std::string> sorted_got = got_ids;
+      std::sort(sorted_got.begin(), sorted_got.end());
+      ASSERT_EQ(sorted_got, want) << zone << " round " << round;
+      EXPECT_EQ(got.misfired, want_misfired) << zone << " round " << round;
+      EXPECT_EQ(got.next_due, want_next) << zone << " round " << round;
+      published += static_cast<int>(want.size());
+      skipped += want_misfired;
+    }
+  }
+  EXPECT_GT(published, 100);  // the rounds did cover windows with something to publish
+  EXPECT_GT(skipped, 10);
 }
 
 }  // namespace

@@ -310,14 +310,19 @@ DueWork DueForDispatch(const Plan& plan, const ScheduleRules& rules, const UserS
   };
   const absl::Time lookahead = now + absl::Hours(24);
   w.next_due = absl::InfiniteFuture();
-  // Occurrences are whole seconds; the window is (watermark, now].
-  for (const Occurrence& o :
-       PlanOccurrences(plan, rules, start, lookahead + absl::Milliseconds(1))) {
-    if (o.due <= watermark || skip.count(o.nudge_id)) continue;
+  // Occurrences are whole seconds; the window is (watermark, now]. Planned unlabelled, in due
+  // order: only those published (and, while she has acknowledged or cancelled anything, those
+  // checked against that) get their id and local time; the first one after now is the next due.
+  for (Occurrence& o : PlanOccurrences(plan, rules, start, lookahead + absl::Milliseconds(1),
+                                       /*labels=*/false)) {
+    if (o.due <= watermark) continue;
+    if (o.due <= now || !skip.empty()) LabelOccurrence(plan, &o);
+    if (skip.count(o.nudge_id)) continue;
     if (o.due <= now) {
       take(ReminderCore::ToNudge(plan, o), o.due);
     } else {
-      w.next_due = std::min(w.next_due, o.due);
+      w.next_due = o.due;
+      break;
     }
   }
   for (const v1::Nudge& n : state.snoozes) {

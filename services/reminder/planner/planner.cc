@@ -196,7 +196,13 @@ int32_t WaterTargetMl(const Plan& plan, const ScheduleRules& rules) {
   return plan.water_target_ml > 0 ? plan.water_target_ml : rules.default_water_target_ml;
 }
 
-std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, absl::CivilDay day) {
+void LabelOccurrence(const Plan& plan, Occurrence* o) {
+  o->nudge_id = MakeNudgeId(plan.user_id, o->kind, o->plan_day, o->slot);
+  o->local_time = FormatLocalTime(o->due, plan.zone);
+}
+
+std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, absl::CivilDay day,
+                                bool labels) {
   const int waking_min = plan.WakingMinutes();
   const int64_t waking_sec = int64_t{waking_min} * 60;
   std::vector<Candidate> cands;
@@ -297,22 +303,21 @@ std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, ab
     o.due = c.due;
     o.plan_day = day;
     o.slot = c.slot;
-    o.nudge_id = MakeNudgeId(plan.user_id, c.kind, day, c.slot);
-    o.local_time = FormatLocalTime(c.due, plan.zone);
+    if (labels) LabelOccurrence(plan, &o);
     out.push_back(std::move(o));
   }
   return out;
 }
 
 std::vector<Occurrence> PlanOccurrences(const Plan& plan, const ScheduleRules& rules,
-                                        absl::Time start, absl::Time end) {
+                                        absl::Time start, absl::Time end, bool labels) {
   std::vector<Occurrence> out;
   if (end <= start) return out;
   if (end - start > absl::Hours(24 * 400)) end = start + absl::Hours(24 * 400);
   const absl::CivilDay first = absl::CivilDay(plan.zone.At(start).cs) - 1;
   const absl::CivilDay last = absl::CivilDay(plan.zone.At(end).cs);
   for (absl::CivilDay d = first; d <= last; ++d) {
-    for (Occurrence& o : PlanDay(plan, rules, d)) {
+    for (Occurrence& o : PlanDay(plan, rules, d, labels)) {
       if (o.due >= start && o.due < end) out.push_back(std::move(o));
     }
   }

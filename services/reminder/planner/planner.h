@@ -97,14 +97,20 @@ absl::Time ResolveLocal(const absl::TimeZone& zone, absl::CivilSecond cs);
 // wake time at or before `t`).
 absl::CivilDay PlanDayOf(const Plan& plan, absl::Time t);
 
-// All occurrences of one plan day, in due order, after the daily cap.
-std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, absl::CivilDay day);
+// All occurrences of one plan day, in due order, after the daily cap. Without `labels`, nudge_id
+// and local_time are left empty (LabelOccurrence fills them): the dispatcher labels only the few it
+// publishes, which is most of its CPU otherwise.
+std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, absl::CivilDay day,
+                                bool labels = true);
 
 // The occurrences due in [start, end), in due order (ties: kind, then slot). Each plan day is
 // planned whole and then filtered, so the answer for one instant never depends on the window asked.
-// Windows longer than 400 days are cut to 400 days.
+// Windows longer than 400 days are cut to 400 days. `labels` as for PlanDay.
 std::vector<Occurrence> PlanOccurrences(const Plan& plan, const ScheduleRules& rules,
-                                        absl::Time start, absl::Time end);
+                                        absl::Time start, absl::Time end, bool labels = true);
+
+// Fills an occurrence's nudge_id and local_time from its kind, plan day, slot and due time.
+void LabelOccurrence(const Plan& plan, Occurrence* o);
 
 // The nudge ids of `day_occurrences` to drop after she logged `total_ml` for that plan day: once
 // the total reaches `target_ml`, every hydration occurrence due after `now`; otherwise none.
