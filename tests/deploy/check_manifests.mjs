@@ -580,6 +580,12 @@ function check(objects, ctx) {
       fail(`${id}: probes must be gRPC on port ${probePort} (liveness: "liveness", and a startup probe)`);
     }
     checkRedisSettings(id, pod, c, env);
+    // Each sender loop keeps a core busy under load: no more loops than the CPU limit has cores.
+    const loops = Number(env.LEGWISE_PUSH_LOOP_THREADS ?? 1);
+    const cores = parseQuantity(String(c.resources?.limits?.cpu ?? "0"));
+    if (!(Number.isInteger(loops) && loops >= 1 && loops <= Math.max(1, Math.floor(cores)))) {
+      fail(`${id}: LEGWISE_PUSH_LOOP_THREADS=${env.LEGWISE_PUSH_LOOP_THREADS} with a CPU limit of ${cores} cores`);
+    }
     const grace = parseDuration(env.LEGWISE_SHUTDOWN_GRACE ?? "20s") + parseDuration(env.LEGWISE_DRAIN_DELAY ?? "0");
     if (!((pod.terminationGracePeriodSeconds ?? 30) > grace)) fail(`${id}: terminationGracePeriodSeconds <= shutdown_grace + drain_delay`);
     for (const kind of ["PodDisruptionBudget", "HorizontalPodAutoscaler"]) {
@@ -669,6 +675,9 @@ function mutations() {
       const p = o.find((x) => x.kind === "NetworkPolicy" && x.metadata.name === "legwise-allow-metrics-scrape");
       if (!p) throw new Error("production only");
       p.spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
+    },
+    "push with more sender loops than cores": (o) => {
+      dep(o, "push").spec.template.spec.containers[0].resources.limits.cpu = "1";
     },
     "push without the Redis password": (o) => {
       const d = dep(o, "push").spec.template.spec;
