@@ -79,7 +79,9 @@ ApnsTokenCache::ApnsTokenCache(ApnsCredentials credentials, absl::Duration refre
     : credentials_(std::move(credentials)),
       refresh_after_(std::clamp(refresh_after, kMinAge, kMaxAge - absl::Minutes(5))) {}
 
-absl::StatusOr<std::string> ApnsTokenCache::Get(absl::Time now) {
+absl::StatusOr<std::string> ApnsTokenCache::Get(absl::Time now, bool* minted) {
+  if (minted != nullptr) *minted = false;
+  absl::MutexLock lock(&mu_);
   // A clock that went backwards also renews (the token's iat would be in the future).
   if (!token_.empty() && now >= issued_at_ && now - issued_at_ < refresh_after_) return token_;
   int64_t iat = absl::ToUnixSeconds(now);
@@ -90,10 +92,12 @@ absl::StatusOr<std::string> ApnsTokenCache::Get(absl::Time now) {
   token_ = *std::move(jwt);
   issued_at_ = absl::FromUnixSeconds(iat);
   ++minted_;
+  if (minted != nullptr) *minted = true;
   return token_;
 }
 
 bool ApnsTokenCache::Invalidate(absl::Time now) {
+  absl::MutexLock lock(&mu_);
   if (token_.empty() || now - issued_at_ < kMinAge) return false;
   token_.clear();
   return true;

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/reminder/push/crypto.h"
 
@@ -46,21 +47,30 @@ class ApnsTokenCache {
   // with Apple).
   explicit ApnsTokenCache(ApnsCredentials credentials,
                           absl::Duration refresh_after = absl::Minutes(50));
-  // The current token, minted when there is none or the last is `refresh_after` old.
-  absl::StatusOr<std::string> Get(absl::Time now);
+  // The current token, minted when there is none or the last is `refresh_after` old; *minted (when
+  // given) says whether this call minted it. Thread-safe: one cache serves every sender loop, so
+  // Apple sees one provider token per sender, not one per loop.
+  absl::StatusOr<std::string> Get(absl::Time now, bool* minted = nullptr);
   // APNs answered ExpiredProviderToken: mint a new one next time, unless the current one is
   // younger than kMinAge (then renewing would only earn TooManyProviderTokenUpdates; the retry
   // backoff waits instead). Returns whether the token was dropped.
   bool Invalidate(absl::Time now);
-  absl::Time issued_at() const { return issued_at_; }
-  int minted() const { return minted_; }
+  absl::Time issued_at() const {
+    absl::MutexLock lock(&mu_);
+    return issued_at_;
+  }
+  int minted() const {
+    absl::MutexLock lock(&mu_);
+    return minted_;
+  }
 
  private:
-  ApnsCredentials credentials_;
-  absl::Duration refresh_after_;
-  std::string token_;
-  absl::Time issued_at_ = absl::InfinitePast();
-  int minted_ = 0;
+  const ApnsCredentials credentials_;
+  const absl::Duration refresh_after_;
+  mutable absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  absl::Time issued_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int minted_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // --- FCM ----------------------------------------------------------------------------------------

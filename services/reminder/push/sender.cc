@@ -151,7 +151,7 @@ struct PushSender::Loop {
   absl::flat_hash_set<CURL*> active;
   std::vector<CURL*> spare;  // easy handles kept for reuse (their buffers and TLS session ids)
   curl_slist* resolve = nullptr;
-  std::optional<ApnsTokenCache> apns_tokens;
+  ApnsTokenCache* apns_tokens = nullptr;  // the sender's, shared by every loop
   std::optional<FcmAccessToken> fcm_token;
   std::optional<VapidSigner> vapid;
   absl::BitGen rng;
@@ -209,7 +209,13 @@ absl::StatusOr<std::unique_ptr<PushSender>> PushSender::Create(SenderOptions opt
     Loop& loop = *sender->loops_.back();
     loop.metrics = metrics;
     loop.max_in_flight = std::max(1, (o.max_in_flight + loops - 1) / loops);
-    if (o.apns) loop.apns_tokens.emplace(o.apns->credentials, o.apns->token_refresh);
+    if (o.apns) {
+      if (!sender->apns_tokens_) {
+        sender->apns_tokens_ =
+            std::make_unique<ApnsTokenCache>(o.apns->credentials, o.apns->token_refresh);
+      }
+      loop.apns_tokens = sender->apns_tokens_.get();
+    }
     if (o.fcm) loop.fcm_token.emplace(o.fcm->credentials);
     if (o.vapid) loop.vapid.emplace(*o.vapid);
 
@@ -454,14 +460,13 @@ void PushSender::Loop::Start(std::unique_ptr<Job> job, absl::Time now) {
   const PushMessage& message = job->push.message;
   switch (job->provider) {
     case Provider::kApns: {
-      int minted = apns_tokens->minted();
-      absl::StatusOr<std::string> token = apns_tokens->Get(now);
+      bool minted = false;
+      absl::StatusOr<std::string> token = apns_tokens->Get(now, &minted);
       if (!token.ok()) {
         Finish(std::move(job), Outcome::kRejected, "provider_token", now);
         return;
       }
-      if (apns_tokens->minted() != minted)
-        Metric(kCredentials, {{"provider", "apns"}, {"result", "ok"}});
+      if (minted) Metric(kCredentials, {{"provider", "apns"}, {"result", "ok"}});
       const auto& target = std::get<ApnsTarget>(job->push.target);
       url =
           ApnsUrl(target.sandbox ? options.apns->sandbox_endpoint : options.apns->endpoint, target);

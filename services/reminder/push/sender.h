@@ -117,6 +117,8 @@ class PushSender {
 
   SenderOptions options_;
   std::atomic<int> pending_{0};
+  // One APNs provider token for the whole sender (declared before the loops that use it).
+  std::unique_ptr<ApnsTokenCache> apns_tokens_;
   std::vector<std::unique_ptr<Loop>> loops_;
 };
 
