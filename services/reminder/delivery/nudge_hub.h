@@ -31,7 +31,7 @@ class NudgeHub {
   using Sink = std::function<void(const legwise::reminder::v1::Nudge&, const std::string& feed_id)>;
 
   // `tokens` signs resume tokens (null: the process's default signer).
-  explicit NudgeHub(ReminderStore* store, const PageTokenSigner* tokens = nullptr)
+  explicit NudgeHub(DeliveryFeed* store, const PageTokenSigner* tokens = nullptr)
       : store_(store), tokens_(tokens != nullptr ? tokens : &DefaultPageTokenSigner()) {}
   ~NudgeHub() { Stop(); }
   NudgeHub(const NudgeHub&) = delete;
@@ -66,7 +66,7 @@ class NudgeHub {
   // Marks new subscribers as listening, and every subscriber when the marks are due a renewal.
   void RenewListening(absl::Time now);
 
-  ReminderStore* store_;
+  DeliveryFeed* store_;
   const PageTokenSigner* tokens_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

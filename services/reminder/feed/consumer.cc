@@ -140,7 +140,7 @@ absl::StatusOr<int> RemoveIdleConsumers(RedisClient* redis, const std::string& s
   return removed;
 }
 
-FeedConsumer::FeedConsumer(std::shared_ptr<RedisClient> redis, ReminderStore* plans,
+FeedConsumer::FeedConsumer(std::shared_ptr<RedisClient> redis, PlanStore* plans,
                            DeviceStore* devices, push::PushSender* sender,
                            FeedConsumerOptions options)
     : redis_(std::move(redis)),

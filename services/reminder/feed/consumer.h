@@ -90,7 +90,7 @@ absl::StatusOr<int> RemoveIdleConsumers(RedisClient* redis, const std::string& s
 
 class FeedConsumer {
  public:
-  FeedConsumer(std::shared_ptr<RedisClient> redis, ReminderStore* plans, DeviceStore* devices,
+  FeedConsumer(std::shared_ptr<RedisClient> redis, PlanStore* plans, DeviceStore* devices,
                push::PushSender* sender, FeedConsumerOptions options);
 
   // Runs until Stop(); then stops reading, waits for the sender to finish (the caller shuts it
@@ -143,7 +143,7 @@ class FeedConsumer {
   std::vector<std::string> Streams() const;
 
   std::shared_ptr<RedisClient> redis_;
-  ReminderStore* plans_;
+  PlanStore* plans_;
   DeviceStore* devices_;
   push::PushSender* sender_;
   FeedConsumerOptions options_;

@@ -143,11 +143,15 @@ struct Wake {
   absl::Time due;
 };
 
-// The storage interface. Every method is thread-safe. Errors: UNAVAILABLE when the store cannot be
-// reached; NOT_FOUND / ALREADY_EXISTS / ABORTED as documented per method.
-class ReminderStore {
+// The storage interfaces, in three parts so that each component takes only what it uses: plans and
+// her nudge state (PlanStore: the API and the push sender), the per-plan due index (DueIndex: the
+// dispatcher), and the delivery feed (DeliveryFeed: StreamNudges). ReminderStore is all three, as
+// both implementations are; they pass one contract test suite (tests/reminder/store_test.cc).
+// Every method is thread-safe. Errors: UNAVAILABLE when the store cannot be reached; NOT_FOUND /
+// ALREADY_EXISTS / ABORTED as documented per method.
+class PlanStore {
  public:
-  virtual ~ReminderStore() = default;
+  virtual ~PlanStore() = default;
 
   // Stores a new plan. When she already has one: the stored plan if it was created with the same
   // non-empty request_id and the same `request_hash` (an idempotent retry, AIP-155);
@@ -177,14 +181,6 @@ class ReminderStore {
                                    const std::string& expected_etag) = 0;
   // Deletes the plan, her per-user state and every pending occurrence. NOT_FOUND when none.
   virtual absl::Status DeletePlan(absl::string_view user_id) = 0;
-
-  // Adds occurrences to her bucket's due index. With `replace`, her pending occurrences due at or
-  // after `from` are removed first (a changed plan). An occurrence already scheduled (pending, in
-  // flight or delivered within the retention) is never added twice. `next_refill` is when the
-  // refill loop should extend her horizon (InfinitePast = leave as is).
-  virtual absl::StatusOr<int> Schedule(absl::string_view user_id,
-                                       const std::vector<ScheduledNudge>& nudges, absl::Time from,
-                                       bool replace, absl::Time next_refill) = 0;
   // Removes pending occurrences (by nudge id) and remembers them as cancelled, for
   // kCancelMemory: what is cancelled is due within a day of the call (the rest of a day's
   // hydration, a moved snooze), so older records are forgotten in the same step and her set does
@@ -227,6 +223,12 @@ class ReminderStore {
   virtual std::vector<
       absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
   GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) = 0;
+};
+
+class DueIndex {
+ public:
+  virtual ~DueIndex() = default;
+  virtual int num_buckets() const = 0;
 
   // --- per-plan due index (see DuePlan) ---
   // Makes her entry due no later than `due`, creating it (with watermark `watermark`) when she has
@@ -254,8 +256,15 @@ class ReminderStore {
   // idle dispatcher waits on these instead of polling its buckets.
   virtual absl::StatusOr<std::optional<Wake>> WaitWake(absl::Duration timeout) = 0;
 
-  // --- dispatcher ---
-  virtual int num_buckets() const = 0;
+  // --- the previous per-occurrence layout: drained, handed over, never grown (Schedule writes it
+  // only for tests and the upgrade path) ---
+  // Adds occurrences to her bucket's due index. With `replace`, her pending occurrences due at or
+  // after `from` are removed first (a changed plan). An occurrence already scheduled (pending, in
+  // flight or delivered within the retention) is never added twice. `next_refill` is when the
+  // refill loop should extend her horizon (InfinitePast = leave as is).
+  virtual absl::StatusOr<int> Schedule(absl::string_view user_id,
+                                       const std::vector<ScheduledNudge>& nudges, absl::Time from,
+                                       bool replace, absl::Time next_refill) = 0;
   // Atomically moves up to `max` due occurrences (due <= the store's now) of `bucket` to in flight
   // with a lease owned by `token`; occurrences older than `misfire` are skipped.
   virtual absl::StatusOr<ClaimResult> Claim(int bucket, int max, const std::string& token,
@@ -271,6 +280,16 @@ class ReminderStore {
   // Users of `bucket` whose horizon needs extending; each is leased for `lease` to this caller.
   virtual absl::StatusOr<std::vector<std::string>> ClaimRefills(int bucket, int max,
                                                                 absl::Duration lease) = 0;
+  // Pending occurrences (due, not claimed) and claims in flight over all buckets. For tests and
+  // metrics.
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() = 0;
+};
+
+class DeliveryFeed {
+ public:
+  virtual ~DeliveryFeed() = default;
+  virtual int num_buckets() const = 0;
+
   // Reads outbox entries after `cursors` (one per bucket; "" = only entries from now on), waiting
   // up to `block` when there are none, and advances the cursors.
   virtual absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(std::vector<std::string>* cursors,
@@ -289,10 +308,12 @@ class ReminderStore {
   // ReadOutbox over the live log.
   virtual absl::StatusOr<std::vector<OutboxEntry>> ReadLive(std::vector<std::string>* cursors,
                                                             int max, absl::Duration block) = 0;
+};
 
-  // Pending occurrences (due, not claimed) and claims in flight over all buckets. For tests and
-  // metrics.
-  virtual absl::StatusOr<std::pair<int64_t, int64_t>> Backlog() = 0;
+class ReminderStore : public PlanStore, public DueIndex, public DeliveryFeed {
+ public:
+  // The due index and the feed are sharded over the same buckets.
+  int num_buckets() const override = 0;
   // OK when the store is reachable.
   virtual absl::Status Ping() = 0;
 };
