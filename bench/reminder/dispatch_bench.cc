@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -441,41 +442,50 @@ void BM_PlanDueToPublishedLag(benchmark::State& state) {
     const absl::CivilHour hour = absl::ToCivilHour(now, absl::UTCTimeZone());
     const absl::Time quiet_end = absl::FromCivil(hour + 2, absl::UTCTimeZone());
     const absl::Time watermark = absl::FromUnixMillis(absl::ToUnixMillis(now));
-    // Due from once the setup (about 3 Redis round trips per user, 4 threads) is surely done.
-    const absl::Time base = absl::FromUnixSeconds(absl::ToUnixSeconds(now) + 6 + users / 8000);
-    std::vector<std::string> expected(users);
     std::atomic<bool> failed{false};
-    std::vector<std::thread> setup;
-    for (int t = 0; t < kSetupThreads; ++t) {
-      setup.emplace_back([&, t] {
-        for (int u = t; u < users && !failed; u += kSetupThreads) {
-          const std::string user = absl::StrCat("lag-bench-", u);
-          const v1::ReminderPlan proto =
-              PlanDispatchProto(user, hour.hour(), watermark - absl::Hours(24));
-          absl::StatusOr<Plan> plan = PlanFromProto(proto);
-          if (!plan.ok()) {
-            failed = true;
-            break;
-          }
-          absl::Time due = base + absl::Milliseconds(int64_t{u} * 1000 / rate);
-          if (whole_seconds) due = absl::FromUnixSeconds(absl::ToUnixSeconds(due));
-          Occurrence o;
-          o.kind = NudgeKind::kHydration;
-          o.due = due;
-          o.plan_day = PlanDayOf(*plan, due);
-          o.slot = -1;
-          o.nudge_id = MakeSnoozeId(user, o.kind, due);
-          o.local_time = FormatLocalTime(due, plan->zone);
-          expected[u] = o.nudge_id;
-          if (!store.CreatePlan(proto, "", "").ok() ||
-              !store.WakePlan(UserKey(user), due, watermark).ok() ||
-              !store.AddSnooze(user, ToScheduled(*plan, o), watermark - absl::Hours(1)).ok()) {
-            failed = true;
-          }
-        }
-      });
-    }
-    for (std::thread& t : setup) t.join();
+    auto on_threads = [&](auto fn) {
+      std::vector<std::thread> setup;
+      for (int t = 0; t < kSetupThreads; ++t) {
+        setup.emplace_back([&, t] {
+          for (int u = t; u < users && !failed; u += kSetupThreads) fn(u);
+        });
+      }
+      for (std::thread& t : setup) t.join();
+    };
+    // Plans first (one round trip each), timed: the due part (two per user) comes after it, so
+    // the first due time is chosen from how fast this machine is right now.
+    std::vector<std::optional<Plan>> plans(users);
+    on_threads([&](int u) {
+      const v1::ReminderPlan proto = PlanDispatchProto(absl::StrCat("lag-bench-", u), hour.hour(),
+                                                       watermark - absl::Hours(24));
+      absl::StatusOr<Plan> plan = PlanFromProto(proto);
+      if (!plan.ok() || !store.CreatePlan(proto, "", "").ok()) {
+        failed = true;
+        return;
+      }
+      plans[u] = *std::move(plan);
+    });
+    const absl::Duration plans_took = absl::Now() - now;
+    const absl::Time base = absl::FromUnixSeconds(
+        absl::ToUnixSeconds(absl::Now() + absl::Seconds(3) + 3 * plans_took) + 1);
+    std::vector<std::string> expected(users);
+    on_threads([&](int u) {
+      const Plan& plan = *plans[u];
+      absl::Time due = base + absl::Milliseconds(int64_t{u} * 1000 / rate);
+      if (whole_seconds) due = absl::FromUnixSeconds(absl::ToUnixSeconds(due));
+      Occurrence o;
+      o.kind = NudgeKind::kHydration;
+      o.due = due;
+      o.plan_day = PlanDayOf(plan, due);
+      o.slot = -1;
+      o.nudge_id = MakeSnoozeId(plan.user_id, o.kind, due);
+      o.local_time = FormatLocalTime(due, plan.zone);
+      expected[u] = o.nudge_id;
+      if (!store.WakePlan(UserKey(plan.user_id), due, watermark).ok() ||
+          !store.AddSnooze(plan.user_id, ToScheduled(plan, o), watermark - absl::Hours(1)).ok()) {
+        failed = true;
+      }
+    });
     if (failed) {
       state.SkipWithError("setup failed");
       break;
