@@ -11,6 +11,9 @@
 //    stored plan (hydration, stretching, movement breaks in a standing shift) whose watermark lies
 //    in the past, so every claim derives several occurrences (DueForDispatch) and commits them;
 //    time until the expected total (computed with the same planner) is in the outbox.
+//  - BM_PlanDueToPublishedLag: BM_DueToPublishedLag on the per-plan path: one snooze per user
+//    due at a steady rate (default 10,000/s for LEGWISE_BENCH_LAG_SECONDS, default 10 here), her
+//    plan quiet meanwhile; lag p50/p99/max and exactly-once as above.
 // Sizes: LEGWISE_BENCH_OCCURRENCES (default 1000000), LEGWISE_BENCH_LAG_RATE (default 10000 per
 // second), LEGWISE_BENCH_LAG_SECONDS (default 20), LEGWISE_BENCH_PLAN_USERS (default 20000),
 // LEGWISE_BENCH_PLAN_LOOKBACK_MIN (default 720: the watermark's age). Every run checks that each
@@ -19,11 +22,14 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -406,6 +412,121 @@ void BM_DueToPublishedLag(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DueToPublishedLag)
+    ->Arg(1)
+    ->Arg(3)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The per-plan path at a steady rate: U = rate * seconds users, each with a stored plan quiet
+// during the run (PlanDispatchProto: nothing of the plan itself falls due within an hour of now)
+// and one snooze (DueForDispatch delivers snoozes whatever her quiet hours) due at
+// base + i / rate, her due entry set to that time (WakePlan, as SnoozeNudge does). Snooze due
+// times carry milliseconds (the service's own are whole seconds: LEGWISE_BENCH_LAG_WHOLE_SECONDS=1
+// rounds them down, 10,000 falling due on each second). The dispatchers (default options: each
+// bucket's worker waits on the earliest due time it reported, or a wake-up) run until every
+// snooze is in the outbox; lag = outbox pub_ms - due_ms (both on the Redis clock).
+void BM_PlanDueToPublishedLag(benchmark::State& state) {
+  const int replicas = static_cast<int>(state.range(0));
+  const int rate = EnvInt("LEGWISE_BENCH_LAG_RATE", 10000);
+  const int seconds = EnvInt("LEGWISE_BENCH_LAG_SECONDS", 10);
+  const bool whole_seconds = EnvInt("LEGWISE_BENCH_LAG_WHOLE_SECONDS", 0) != 0;
+  const int users = rate * seconds;
+  constexpr int kSetupThreads = 4;
+  for (auto _ : state) {
+    testing::RedisServer redis;
+    if (!redis.Start().ok()) std::abort();
+    auto client = Client(redis.address());
+    RedisReminderStore store(client);
+    const absl::Time now = absl::Now();
+    const absl::CivilHour hour = absl::ToCivilHour(now, absl::UTCTimeZone());
+    const absl::Time quiet_end = absl::FromCivil(hour + 2, absl::UTCTimeZone());
+    const absl::Time watermark = absl::FromUnixMillis(absl::ToUnixMillis(now));
+    std::atomic<bool> failed{false};
+    auto on_threads = [&](auto fn) {
+      std::vector<std::thread> setup;
+      for (int t = 0; t < kSetupThreads; ++t) {
+        setup.emplace_back([&, t] {
+          for (int u = t; u < users && !failed; u += kSetupThreads) fn(u);
+        });
+      }
+      for (std::thread& t : setup) t.join();
+    };
+    // Plans first (one round trip each), timed: the due part (two per user) comes after it, so
+    // the first due time is chosen from how fast this machine is right now.
+    std::vector<std::optional<Plan>> plans(users);
+    on_threads([&](int u) {
+      const v1::ReminderPlan proto = PlanDispatchProto(absl::StrCat("lag-bench-", u), hour.hour(),
+                                                       watermark - absl::Hours(24));
+      absl::StatusOr<Plan> plan = PlanFromProto(proto);
+      if (!plan.ok() || !store.CreatePlan(proto, "", "").ok()) {
+        failed = true;
+        return;
+      }
+      plans[u] = *std::move(plan);
+    });
+    const absl::Duration plans_took = absl::Now() - now;
+    const absl::Time base = absl::FromUnixSeconds(
+        absl::ToUnixSeconds(absl::Now() + absl::Seconds(3) + 3 * plans_took) + 1);
+    std::vector<std::string> expected(users);
+    on_threads([&](int u) {
+      const Plan& plan = *plans[u];
+      absl::Time due = base + absl::Milliseconds(int64_t{u} * 1000 / rate);
+      if (whole_seconds) due = absl::FromUnixSeconds(absl::ToUnixSeconds(due));
+      Occurrence o;
+      o.kind = NudgeKind::kHydration;
+      o.due = due;
+      o.plan_day = PlanDayOf(plan, due);
+      o.slot = -1;
+      o.nudge_id = MakeSnoozeId(plan.user_id, o.kind, due);
+      o.local_time = FormatLocalTime(due, plan.zone);
+      expected[u] = o.nudge_id;
+      if (!store.WakePlan(UserKey(plan.user_id), due, watermark).ok() ||
+          !store.AddSnooze(plan.user_id, ToScheduled(plan, o), watermark - absl::Hours(1)).ok()) {
+        failed = true;
+      }
+    });
+    if (failed) {
+      state.SkipWithError("setup failed");
+      break;
+    }
+    if (absl::Now() >= base) {
+      state.SkipWithError("setup too slow: the first snoozes were due before the dispatchers ran");
+      break;
+    }
+    Replicas r(redis.address(), replicas);
+    r.Start();
+    const absl::Time give_up =
+        std::min(base + absl::Seconds(seconds) + absl::Minutes(2), quiet_end);
+    while (r.published() < static_cast<uint64_t>(users) && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    const absl::Time end = absl::Now();
+    r.Stop();
+    if (end >= quiet_end) {
+      std::fprintf(stderr, "run passed the plans' quiet hours: the expected set is not exact\n");
+    }
+    state.SetIterationTime(absl::ToDoubleSeconds(end - base));
+    const OutboxScan scan = ScanOutbox(*client, store.num_buckets());
+    std::sort(expected.begin(), expected.end());
+    std::vector<std::string> missing, unexpected;
+    std::set_difference(expected.begin(), expected.end(), scan.ids.begin(), scan.ids.end(),
+                        std::back_inserter(missing));
+    std::set_difference(scan.ids.begin(), scan.ids.end(), expected.begin(), expected.end(),
+                        std::back_inserter(unexpected));
+    state.counters["users"] = users;
+    state.counters["rate_per_s"] = rate;
+    state.counters["published"] = static_cast<double>(scan.entries);
+    state.counters["duplicates"] = static_cast<double>(scan.entries - scan.distinct);
+    state.counters["missing"] = static_cast<double>(missing.size());
+    state.counters["unexpected"] = static_cast<double>(unexpected.size());
+    state.counters["p50_ms"] = static_cast<double>(Percentile(scan.lags_ms, 0.50));
+    state.counters["p99_ms"] = static_cast<double>(Percentile(scan.lags_ms, 0.99));
+    state.counters["max_ms"] = static_cast<double>(Percentile(scan.lags_ms, 1.0));
+    state.counters["redis_round_trips"] = r.round_trips();
+  }
+}
+BENCHMARK(BM_PlanDueToPublishedLag)
     ->Arg(1)
     ->Arg(3)
     ->Iterations(1)
