@@ -19,6 +19,7 @@
 #include "services/reminder/delivery/scheduling.h"
 #include "services/reminder/planner/plan.h"
 #include "services/reminder/store/memory_store.h"
+#include "tests/reminder/test_plans.h"
 
 namespace legwise::reminder {
 namespace {
@@ -347,12 +348,7 @@ TEST(DispatcherWakeTest, AWriteThatMakesHerDueSoonerWakesAnIdleDispatcher) {
   d.Start();
   absl::SleepFor(absl::Milliseconds(300));  // every bucket claimed once, found empty: idle
 
-  // Awake around the clock (UTC, from two hours before this hour to ten after).
-  v1::ReminderPlan proto = MakeProto("wen", 0);
-  proto.set_time_zone("UTC");
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  proto.mutable_wake_time()->set_hours((hour + 22) % 24);
-  proto.mutable_sleep_time()->set_hours((hour + 10) % 24);
+  const v1::ReminderPlan proto = AlwaysAwakePlan("wen");
   absl::StatusOr<Plan> plan = PlanFromProto(proto);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_TRUE(store.CreatePlan(proto, "", "").ok());

@@ -17,6 +17,7 @@
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/store/redis_store.h"
 #include "services/reminder/store/reminder_store.h"
+#include "tests/reminder/test_plans.h"
 #include "tests/support/process.h"
 
 namespace legwise::reminder {
@@ -25,18 +26,6 @@ namespace {
 namespace v1 = ::legwise::reminder::v1;
 using ::legwise::testing::RedisServer;
 using ::legwise::testing::ServiceProcess;
-
-v1::ReminderPlan AlwaysAwakePlan(const std::string& user) {
-  v1::ReminderPlan p;
-  p.set_user_id(user);
-  p.set_time_zone("UTC");
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  p.mutable_wake_time()->set_hours((hour + 22) % 24);
-  p.mutable_sleep_time()->set_hours((hour + 10) % 24);
-  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
-  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
-  return p;
-}
 
 class BoundsTest : public ::testing::Test {
  protected:

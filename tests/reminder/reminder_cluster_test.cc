@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "legwise/reminder/v1/reminder.grpc.pb.h"
+#include "tests/reminder/test_plans.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_cluster.h"
 
@@ -29,18 +30,6 @@ namespace v1 = ::legwise::reminder::v1;
 using ::legwise::testing::RedisCluster;
 using ::legwise::testing::RedisServer;
 using ::legwise::testing::ServiceProcess;
-
-v1::ReminderPlan AlwaysAwakePlan(const std::string& user) {
-  v1::ReminderPlan p;
-  p.set_user_id(user);
-  p.set_time_zone("UTC");
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  p.mutable_wake_time()->set_hours((hour + 22) % 24);
-  p.mutable_sleep_time()->set_hours((hour + 10) % 24);
-  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
-  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
-  return p;
-}
 
 void Deadline(grpc::ClientContext* ctx, absl::Duration d = absl::Seconds(5)) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));

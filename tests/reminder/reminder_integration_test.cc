@@ -28,6 +28,7 @@
 #include "services/common/validation.h"
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/store/redis_store.h"
+#include "tests/reminder/test_plans.h"
 #include "tests/support/process.h"
 
 namespace legwise::reminder {
@@ -43,19 +44,6 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 // it again only every --legacy_check_interval (30 s by default), so these replicas look every
 // second.
 constexpr char kLegacyCheck[] = "--legacy_check_interval=1s";
-
-v1::ReminderPlan AlwaysAwakePlan(const std::string& user) {
-  v1::ReminderPlan p;
-  p.set_user_id(user);
-  p.set_time_zone("UTC");
-  // Awake from the start of this UTC hour - 2 h to + 10 h: now is always inside the waking window.
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  p.mutable_wake_time()->set_hours((hour + 22) % 24);
-  p.mutable_sleep_time()->set_hours((hour + 10) % 24);
-  p.add_kinds(v1::NUDGE_KIND_HYDRATION);
-  p.add_kinds(v1::NUDGE_KIND_STRETCHING);
-  return p;
-}
 
 std::unique_ptr<v1::ReminderService::Stub> Stub(ServiceProcess& svc) {
   return v1::ReminderService::NewStub(svc.channel());

@@ -20,6 +20,7 @@
 #include "services/reminder/planner/plan.h"
 #include "services/reminder/planner/planner.h"
 #include "services/reminder/store/redis_store.h"
+#include "tests/reminder/test_plans.h"
 #include "tests/support/process.h"
 
 namespace legwise::reminder {
@@ -56,16 +57,8 @@ TEST(ReminderUpgrade, NewExecutableServesDataOfEveryEarlierLayout) {
   RedisReminderStore store(client);
   const ScheduleRules rules;
 
-  // Her plan: awake around the clock (UTC, from two hours before this hour to ten after).
   const std::string user = "upgrade-user";
-  v1::ReminderPlan proto;
-  proto.set_user_id(user);
-  proto.set_time_zone("UTC");
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  proto.mutable_wake_time()->set_hours((hour + 22) % 24);
-  proto.mutable_sleep_time()->set_hours((hour + 10) % 24);
-  proto.add_kinds(v1::NUDGE_KIND_HYDRATION);
-  proto.add_kinds(v1::NUDGE_KIND_STRETCHING);
+  const v1::ReminderPlan proto = AlwaysAwakePlan(user);
   absl::StatusOr<Plan> plan = PlanFromProto(proto);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_TRUE(store.CreatePlan(proto, "", "").ok());

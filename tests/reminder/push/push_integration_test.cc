@@ -24,6 +24,7 @@
 #include "services/reminder/store/reminder_store.h"
 #include "tests/reminder/push/push_endpoints.h"
 #include "tests/reminder/push/push_test_util.h"
+#include "tests/reminder/test_plans.h"
 #include "tests/support/process.h"
 #include "tests/support/test_keys.h"
 
@@ -318,15 +319,8 @@ TEST_F(PushIntegrationTest, SnoozedNudgeReachesTheBrowserThroughTheRealDispatche
   ASSERT_TRUE(dispatcher.Start().ok());
   auto push = StartPush(nullptr, "push-e2e");
 
-  // Awake around the clock (UTC, from two hours before this hour to ten after).
   v1::CreateReminderPlanRequest create;
-  v1::ReminderPlan* plan = create.mutable_plan();
-  plan->set_user_id("eva");
-  plan->set_time_zone("UTC");
-  const int hour = absl::ToCivilHour(absl::Now(), absl::UTCTimeZone()).hour();
-  plan->mutable_wake_time()->set_hours((hour + 22) % 24);
-  plan->mutable_sleep_time()->set_hours((hour + 10) % 24);
-  plan->add_kinds(v1::NUDGE_KIND_HYDRATION);
+  *create.mutable_plan() = reminder::AlwaysAwakePlan("eva");
   v1::CreateReminderPlanResponse created;
   {
     grpc::ClientContext c;
@@ -343,10 +337,14 @@ TEST_F(PushIntegrationTest, SnoozedNudgeReachesTheBrowserThroughTheRealDispatche
     c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     ASSERT_TRUE(stub_->ListUpcomingNudges(&c, lr, &listed).ok());
   }
-  ASSERT_GT(listed.nudges_size(), 0);
+  const v1::Nudge* hydration = nullptr;
+  for (const v1::Nudge& n : listed.nudges()) {
+    if (hydration == nullptr && n.kind() == v1::NUDGE_KIND_HYDRATION) hydration = &n;
+  }
+  ASSERT_NE(hydration, nullptr);
   v1::SnoozeNudgeRequest sn;
   sn.set_user_id("eva");
-  sn.set_nudge_id(listed.nudges(0).nudge_id());
+  sn.set_nudge_id(hydration->nudge_id());
   sn.set_minutes(1);
   v1::SnoozeNudgeResponse snoozed;
   {
