@@ -104,7 +104,8 @@ class PushIntegrationTest : public ::testing::Test {
   }
 
   std::unique_ptr<ServiceProcess> StartPush(const Endpoint* apns, const std::string& name,
-                                            const Endpoint* fcm = nullptr) {
+                                            const Endpoint* fcm = nullptr,
+                                            const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"--redis_addr=" + redis_.address(),
                                      "--consumer_name=" + name,
                                      "--vapid_private_key_file=" + vapid_key_,
@@ -129,6 +130,7 @@ class PushIntegrationTest : public ::testing::Test {
       args.insert(args.end(), {"--fcm_credentials_file=" + fcm_credentials_,
                                absl::StrCat("--fcm_endpoint=https://127.0.0.1:", fcm->port)});
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<ServiceProcess>("legwise-push", args);
     EXPECT_TRUE(p->Start().ok());
     return p;
@@ -415,6 +417,33 @@ TEST_F(PushIntegrationTest, FcmDeliversThroughTheExecutableAndForgetsUnregistere
   EXPECT_EQ(sent["n-fay-2"], 1);
   EXPECT_EQ(fcm.Requests("fcm_token").size(), 1u);  // one access token for every send
   EXPECT_EQ(List("fay").size(), 1u);
+  EXPECT_EQ(push->Terminate().value_or(-1), 0);
+}
+
+// With legwise-content running, a device whose locale is not the nudge's gets content's texts in
+// her locale (not the built-in fallback, which words them differently), her target filled in.
+TEST_F(PushIntegrationTest, DeviceLocaleTextsComeFromContent) {
+  ServiceProcess content("legwise-content", {"--redis_addr=" + redis_.address()});
+  ASSERT_TRUE(content.Start().ok());
+  Endpoint web = StartWebPush();
+  v1::Device browser = WebDevice(web, 0);
+  browser.set_locale("es");
+  Register("ines", browser);
+  auto push = StartPush(nullptr, "push-content", nullptr, {"--content_addr=" + content.address()});
+  Publish("ines", "n-ines-1");  // an English nudge
+  ASSERT_TRUE(
+      WaitFor([&] { return Delivered(web)["n-ines-1"] == 1 && Pending() == 0; }, absl::Seconds(30)))
+      << "pending " << Pending();
+  for (const Struct& r : web.Requests()) {
+    if (Str(Obj(r, "payload"), "nudge_id") != "n-ines-1") continue;
+    EXPECT_TRUE(Problems(r).empty()) << Problems(r)[0];
+    // services/content/catalog/data/index.textproto's Spanish hydration text; the built-in one is
+    // "Hora de un vaso de agua".
+    EXPECT_EQ(Str(Obj(r, "payload"), "title"), "Hora de beber agua");
+    EXPECT_EQ(Str(Obj(r, "payload"), "locale"), "es");
+    EXPECT_TRUE(absl::StartsWith(Str(Obj(r, "payload"), "body"), "Un vaso de agua ahora"));
+    EXPECT_FALSE(absl::StrContains(Str(Obj(r, "payload"), "body"), "{daily_target}"));
+  }
   EXPECT_EQ(push->Terminate().value_or(-1), 0);
 }
 
