@@ -279,7 +279,9 @@ void Gateway::HandleRoute(const Route& route, HttpRequest& request,
     SetError(status, response);
     return;
   }
-  absl::StatusOr<std::string> json = BinaryToJson(route.method->output_type(), response_bytes);
+  // Without default-valued fields, as the proto3 JSON mapping allows (see JsonDefaults).
+  absl::StatusOr<std::string> json =
+      BinaryToJson(route.method->output_type(), response_bytes, JsonDefaults::kOmit);
   if (!json.ok()) {
     SetError(grpc::Status(grpc::StatusCode::INTERNAL, "cannot print the answer"), response);
     return;
@@ -349,7 +351,7 @@ void Gateway::HandleStream(const Route& route, HttpRequest& request,
   if (client_gone) context.TryCancel();
   reminder::v1::Nudge nudge;
   while (reader->Read(&nudge)) {
-    absl::StatusOr<std::string> json = MessageToJson(nudge);
+    absl::StatusOr<std::string> json = MessageToJson(nudge, JsonDefaults::kOmit);
     if (!json.ok()) continue;
     std::string event;
     // The id is the nudge's resume token exactly as the reminder service gave it (an empty one is

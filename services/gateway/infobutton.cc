@@ -184,7 +184,8 @@ bool Infobutton::Handle(HttpRequest& request, HttpWriter& writer, HttpResponse* 
     r.body = FeedToAtom(feed);
   } else {
     r.headers.emplace_back("Content-Type", "application/json");
-    absl::StatusOr<std::string> j = MessageToJson(feed);
+    // Every field printed, default values too: the feed's format is fixed (see JsonDefaults).
+    absl::StatusOr<std::string> j = MessageToJson(feed, JsonDefaults::kPrint);
     r.body = j.ok() ? *j : "{}";
   }
   writer.Send(r);

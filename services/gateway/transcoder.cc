@@ -454,8 +454,8 @@ absl::Status BuildRequest(const Route& route, absl::string_view body,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> MessageToJson(const Message& message) {
-  return BinaryToJson(message.GetDescriptor(), message.SerializeAsString());
+absl::StatusOr<std::string> MessageToJson(const Message& message, JsonDefaults defaults) {
+  return BinaryToJson(message.GetDescriptor(), message.SerializeAsString(), defaults);
 }
 
 absl::Status JsonToBinary(const Descriptor* type, absl::string_view json, std::string* binary) {
@@ -469,9 +469,10 @@ absl::Status JsonToBinary(const Descriptor* type, absl::string_view json, std::s
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> BinaryToJson(const Descriptor* type, absl::string_view binary) {
+absl::StatusOr<std::string> BinaryToJson(const Descriptor* type, absl::string_view binary,
+                                         JsonDefaults defaults) {
   google::protobuf::util::JsonPrintOptions print;
-  print.always_print_primitive_fields = true;
+  print.always_print_primitive_fields = defaults == JsonDefaults::kPrint;
   std::string out;
   auto s = google::protobuf::util::BinaryToJsonString(Resolver(), TypeUrl(type),
                                                       std::string(binary), &out, print);

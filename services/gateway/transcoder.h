@@ -1,7 +1,8 @@
 // JSON/HTTP to gRPC transcoding driven by the `google.api.http` annotations (AIP-127) on the
 // services' methods, read from the compiled-in descriptors: every annotated RPC becomes a route.
 // Requests are built with protobuf's own JSON parser (JsonStringToMessage) from the body, plus path
-// variables and query parameters set by field path; answers are printed with MessageToJsonString.
+// variables and query parameters set by field path; answers are printed with MessageToJsonString
+// (see JsonDefaults for which fields at their default value are printed).
 // Nothing here writes JSON for an API message by hand.
 #ifndef LEGWISE_SERVICES_GATEWAY_TRANSCODER_H_
 #define LEGWISE_SERVICES_GATEWAY_TRANSCODER_H_
@@ -56,8 +57,22 @@ absl::Status BuildRequest(const Route& route, absl::string_view body,
                           const std::vector<std::pair<std::string, std::string>>& query,
                           google::protobuf::Message* request);
 
-// Prints an answer as proto3 JSON (lowerCamelCase names, default values included).
-absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message);
+// Whether a printed answer carries the fields that are at their default value (0, "", false, an
+// enum's zero value, an empty repeated field or map). Every caller says which it wants:
+// - kOmit for the transcoded /v1 routes and the SSE nudge events. The proto3 JSON mapping lets a
+//   printer leave them out and every conforming parser (JsonStringToMessage, protobuf-es, ...)
+//   reads a missing field as its default, so the answer means the same; it also costs a third of
+//   the printing (protobuf 3.21's DefaultValueObjectWriter was ~2/3 of MessageToJsonString's time
+//   on POST /v1/triage:assess, bench/gateway/README.md). JsonPrintOptions'
+//   always_print_primitive_fields = false, protobuf's own default.
+// - kPrint for CDS Hooks cards and the Infobutton feed: their JSON formats are fixed by HL7 specs
+//   whose consumers (EHRs, MedlinePlus-style clients) are not proto3 JSON parsers and expect the
+//   fields to be there.
+enum class JsonDefaults { kOmit, kPrint };
+
+// Prints an answer as proto3 JSON (lowerCamelCase names).
+absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message,
+                                          JsonDefaults defaults);
 
 // Protobuf's own JSON mapping (JsonToBinaryString / BinaryToJsonString, the functions behind
 // JsonStringToMessage and MessageToJsonString) through one process-wide TypeResolver that keeps the
@@ -70,7 +85,7 @@ absl::Status JsonToBinary(const google::protobuf::Descriptor* type, absl::string
                           std::string* binary);
 // The binary form of a message of `type` as proto3 JSON (as MessageToJson prints it).
 absl::StatusOr<std::string> BinaryToJson(const google::protobuf::Descriptor* type,
-                                         absl::string_view binary);
+                                         absl::string_view binary, JsonDefaults defaults);
 
 // The request of a route in binary form: BuildRequest's message, serialized; for a route taking
 // the whole body and nothing else (POST /v1/triage:assess), the body's binary form directly.

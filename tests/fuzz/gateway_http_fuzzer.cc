@@ -77,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto* factory = google::protobuf::MessageFactory::generated_factory();
       std::unique_ptr<google::protobuf::Message> m(
           factory->GetPrototype(route.method->input_type())->New());
-      if (BuildRequest(route, body, vars, q, m.get()).ok()) (void)MessageToJson(*m);
+      if (BuildRequest(route, body, vars, q, m.get()).ok())
+        (void)MessageToJson(*m, JsonDefaults::kOmit);
       break;
     }
     case 1: {

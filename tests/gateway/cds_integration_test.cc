@@ -149,6 +149,21 @@ TEST_F(CdsGatewayTest, PatientViewAnswersACriticalCardNamingWhatIsMissing) {
   EXPECT_TRUE(absl::StartsWith(c.source().label(), "legwise triage, rule set "));
   EXPECT_GE(c.links_size(), 1);
   EXPECT_TRUE(absl::StartsWith(c.links(0).url(), std::string(kBase) + "/v1/topics/"));
+  // CDS Hooks answers keep every field (JsonDefaults::kPrint, unlike the /v1 routes): each card
+  // and link carries every key of its message.
+  google::protobuf::Struct doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(a.body, &doc).ok()) << a.body;
+  const google::protobuf::Value& card = doc.fields().at("cards").list_value().values(0);
+  for (int i = 0; i < gateway::cds::Card::descriptor()->field_count(); ++i) {
+    const std::string& key = gateway::cds::Card::descriptor()->field(i)->json_name();
+    EXPECT_TRUE(card.struct_value().fields().count(key) == 1) << key << " in " << a.body;
+  }
+  const google::protobuf::Value& link =
+      card.struct_value().fields().at("links").list_value().values(0);
+  for (int i = 0; i < gateway::cds::Link::descriptor()->field_count(); ++i) {
+    const std::string& key = gateway::cds::Link::descriptor()->field(i)->json_name();
+    EXPECT_TRUE(link.struct_value().fields().count(key) == 1) << key << " in " << a.body;
+  }
 }
 
 TEST_F(CdsGatewayTest, NothingApplicableMeansNoCards) {
@@ -159,6 +174,7 @@ TEST_F(CdsGatewayTest, NothingApplicableMeansNoCards) {
   HttpAnswer a = http.Call("POST", "/cds-services/legwise-leg-symptoms", req,
                            {"Content-Type: application/json", Token("rs384_ok")});
   ASSERT_EQ(a.status, 200) << a.body;
+  // An empty repeated field is a default value; CDS Hooks requires the array, so it is printed.
   EXPECT_TRUE(absl::StrContains(a.body, "\"cards\":[]")) << a.body;
 }
 

@@ -139,6 +139,13 @@ TEST_F(GatewayTest, AssessOverHttpAnswersWhatGrpcAnswers) {
   // Field names are proto3 JSON (lowerCamelCase) and enums print by name.
   EXPECT_TRUE(absl::StrContains(a.body, "\"ruleSetVersion\"")) << a.body;
   EXPECT_TRUE(absl::StrContains(a.body, "\"URGENCY_EMERGENCY\"")) << a.body;
+  // Fields at their default value are left out (proto3 JSON allows it; JsonDefaults::kOmit): this
+  // request asks for no guidance, so guidanceDegraded is false and not printed, and the answer
+  // above still parsed back into exactly what gRPC answers.
+  ASSERT_FALSE(via_grpc.guidance_degraded());
+  ASSERT_EQ(via_grpc.guidance_size(), 0);
+  EXPECT_FALSE(absl::StrContains(a.body, "\"guidanceDegraded\"")) << a.body;
+  EXPECT_FALSE(absl::StrContains(a.body, "\"guidance\"")) << a.body;
 }
 
 TEST_F(GatewayTest, KeepAliveConnectionServesManyCalls) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -212,6 +213,35 @@ TEST(Transcoder, Aip193HttpCodes) {
                                                 {C::UNAVAILABLE, 503},
                                                 {C::DATA_LOSS, 500}};
   for (auto [code, http] : table) EXPECT_EQ(HttpStatusForCode(code), http) << code;
+}
+
+// kOmit leaves out fields at their default value (a zero enum, false, "", an empty repeated field)
+// and what it prints still parses back into the same message; kPrint prints them.
+TEST(Transcoder, AnswersOmitDefaultValuesAndStillRoundTrip) {
+  triage::v1::AssessLegSymptomsResponse answer;
+  answer.set_summary("Rest and stretch.");
+  answer.set_rule_set_version("2026.11");
+  answer.add_follow_up_questions("Is the calf swollen?");
+  // urgency (enum 0), guidance_degraded (false), locale (""), rule_hits (empty) at their defaults.
+  const std::string binary = answer.SerializeAsString();
+  for (JsonDefaults defaults : {JsonDefaults::kOmit, JsonDefaults::kPrint}) {
+    absl::StatusOr<std::string> json =
+        BinaryToJson(triage::v1::AssessLegSymptomsResponse::descriptor(), binary, defaults);
+    ASSERT_TRUE(json.ok()) << json.status();
+    const bool printed = defaults == JsonDefaults::kPrint;
+    for (const char* key : {"\"urgency\"", "\"guidanceDegraded\"", "\"locale\"", "\"ruleHits\""}) {
+      EXPECT_EQ(absl::StrContains(*json, key), printed) << key << " in " << *json;
+    }
+    EXPECT_TRUE(absl::StrContains(*json, "\"ruleSetVersion\":\"2026.11\"")) << *json;
+    triage::v1::AssessLegSymptomsResponse back;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &back).ok()) << *json;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, answer))
+        << back.DebugString() << " vs " << answer.DebugString();
+    // MessageToJson prints the same as BinaryToJson.
+    absl::StatusOr<std::string> via_message = MessageToJson(answer, defaults);
+    ASSERT_TRUE(via_message.ok());
+    EXPECT_EQ(*via_message, *json);
+  }
 }
 
 TEST(Transcoder, StatusJsonKeepsTheBackendsDetails) {

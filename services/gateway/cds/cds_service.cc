@@ -45,7 +45,9 @@ std::string Markdown(absl::string_view s) {
 }
 
 void Json(const google::protobuf::Message& m, HttpResponse* r) {
-  absl::StatusOr<std::string> j = MessageToJson(m);
+  // Every field printed, default values too: the CDS Hooks format is the HL7 spec's, not proto3
+  // JSON (see JsonDefaults).
+  absl::StatusOr<std::string> j = MessageToJson(m, JsonDefaults::kPrint);
   r->status = 200;
   r->headers.emplace_back("Content-Type", "application/json");
   r->body = j.ok() ? *j : "{}";
