@@ -37,8 +37,6 @@ struct DispatcherOptions {
   absl::Duration lease = absl::Seconds(10);
   // Occurrences later than this at claim time are skipped, not delivered (after downtime).
   absl::Duration misfire_threshold = absl::Minutes(30);
-  // Pause when nothing was due in a full pass over the buckets (old per-occurrence loop; unused).
-  absl::Duration idle_sleep = absl::Milliseconds(50);
   // Longest wait before a bucket is claimed again when it reported nothing due sooner. A write
   // that makes her due sooner than that leaves a wake-up (set the store's wake_within to this), so
   // this bounds only how late she is when a wake-up is lost.
