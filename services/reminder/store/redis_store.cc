@@ -1,7 +1,9 @@
 #include "services/reminder/store/redis_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,23 @@ constexpr int64_t kUserStateTtlSec = 15 * 24 * 3600;
 constexpr int kAckLane = 0;
 constexpr int kSnoozeLane = 1;
 constexpr int kCancelLane = 2;
+
+// Her state in the earlier layouts: one sorted set per kind, and before them unbounded sets and a
+// hash. Read while they exist (an EXISTS beside the state read tells), deleted with the plan, never
+// written.
+struct EarlierStateKey {
+  const char* suffix;
+  const char* read;  // the command that lists its entries
+  std::vector<std::string> UserNudgeState::*into;
+};
+const EarlierStateKey kEarlierStateKeys[] = {
+    {"acks", "ZRANGE", &UserNudgeState::acknowledged},
+    {"cancels", "ZRANGE", &UserNudgeState::cancelled},
+    {"snoozes", "ZRANGE", &UserNudgeState::snoozes},
+    {"ack", "SMEMBERS", &UserNudgeState::acknowledged},
+    {"snooze", "HVALS", &UserNudgeState::snoozes},
+    {"cancel", "SMEMBERS", &UserNudgeState::cancelled},
+};
 constexpr int64_t kWaterTtlSec = 8 * 24 * 3600;
 
 // Lua's tostring() prints big numbers as 1.7e+12: every number goes out through "%.0f". Commands
@@ -508,9 +527,9 @@ absl::Status RedisReminderStore::ReplacePlan(const v1::ReminderPlan& plan,
 absl::Status RedisReminderStore::DeletePlan(absl::string_view user_id) {
   const std::string uk = UserKey(user_id);
   const std::string up = UserPrefix(uk);
-  absl::StatusOr<RedisReply> del =
-      redis_->Command({"DEL", up + "plan", up + "state", up + "ack", up + "acks", up + "cancel",
-                       up + "cancels", up + "snooze", up + "snoozes"});
+  std::vector<std::string> del_cmd = {"DEL", up + "plan", up + "state"};
+  for (const EarlierStateKey& k : kEarlierStateKeys) del_cmd.push_back(up + k.suffix);
+  absl::StatusOr<RedisReply> del = redis_->Command(del_cmd);
   if (!del.ok()) return del.status();
   if (del->integer == 0) return absl::NotFoundError("no reminder plan for this user");
   const int b = UserBucket(uk, options_.num_buckets);
@@ -606,15 +625,14 @@ absl::Status RedisReminderStore::AddSnooze(absl::string_view user_id, const Sche
 }
 
 absl::StatusOr<UserNudgeState> RedisReminderStore::GetUserState(absl::string_view user_id) {
-  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> both =
-      ReadUser(user_id, /*with_plan=*/false);
+  auto both = std::move(ReadUsers({UserKey(user_id)}, /*with_plan=*/false)[0]);
   if (!both.ok()) return both.status();
   return std::move(both->second);
 }
 
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::GetPlanAndState(
     absl::string_view user_id) {
-  return ReadUser(user_id, /*with_plan=*/true);
+  return std::move(ReadUsers({UserKey(user_id)}, /*with_plan=*/true)[0]);
 }
 
 std::string RedisReminderStore::StateKey(absl::string_view user_key) {
@@ -627,8 +645,9 @@ std::vector<std::vector<std::string>> RedisReminderStore::UserReadCommands(
   std::vector<std::vector<std::string>> cmds;
   if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
   cmds.push_back({"ZRANGE", up + "state", "0", "-1"});
-  cmds.push_back({"EXISTS", up + "acks", up + "cancels", up + "snoozes", up + "ack", up + "snooze",
-                  up + "cancel"});
+  std::vector<std::string> exists = {"EXISTS"};
+  for (const EarlierStateKey& k : kEarlierStateKeys) exists.push_back(up + k.suffix);
+  cmds.push_back(std::move(exists));
   return cmds;
 }
 
@@ -670,46 +689,55 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
 absl::Status RedisReminderStore::ReadEarlierState(const std::vector<std::string>& user_keys,
                                                   const std::vector<UserNudgeState*>& states) {
   std::vector<std::vector<std::string>> cmds;
-  for (const std::string& k : user_keys) {
-    const std::string up = UserPrefix(k);
-    for (std::vector<std::string> c :
-         std::vector<std::vector<std::string>>{{"ZRANGE", up + "acks", "0", "-1"},
-                                               {"ZRANGE", up + "cancels", "0", "-1"},
-                                               {"ZRANGE", up + "snoozes", "0", "-1"},
-                                               {"SMEMBERS", up + "ack"},
-                                               {"HVALS", up + "snooze"},
-                                               {"SMEMBERS", up + "cancel"}}) {
+  for (const std::string& uk : user_keys) {
+    for (const EarlierStateKey& k : kEarlierStateKeys) {
+      std::vector<std::string> c = {k.read, UserPrefix(uk) + k.suffix};
+      if (std::string_view(k.read) == "ZRANGE") c.insert(c.end(), {"0", "-1"});
       cmds.push_back(std::move(c));
     }
   }
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   if (!rs.ok()) return rs.status();
+  constexpr size_t kPer = std::size(kEarlierStateKeys);
   for (size_t u = 0; u < states.size(); ++u) {
-    const RedisReply* r = &(*rs)[6 * u];
-    UserNudgeState& state = *states[u];
-    for (int i : {0, 3}) {
-      for (const RedisReply& e : r[i].elements) state.acknowledged.push_back(e.str);
-    }
-    for (int i : {1, 5}) {
-      for (const RedisReply& e : r[i].elements) state.cancelled.push_back(e.str);
-    }
-    for (int i : {2, 4}) {
-      for (const RedisReply& e : r[i].elements) state.snoozes.push_back(e.str);
+    for (size_t i = 0; i < kPer; ++i) {
+      std::vector<std::string>& into = states[u]->*kEarlierStateKeys[i].into;
+      for (const RedisReply& e : (*rs)[kPer * u + i].elements) into.push_back(e.str);
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ReadUser(
-    absl::string_view user_id, bool with_plan) {
-  const std::string uk = UserKey(user_id);
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(UserReadCommands(uk, with_plan));
-  if (!rs.ok()) return rs.status();
-  bool earlier = false;
-  absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> out =
-      ParseUserReplies(rs->data(), with_plan, &earlier);
-  if (out.ok() && earlier) {
-    if (absl::Status s = ReadEarlierState({uk}, {&out->second}); !s.ok()) return s;
+std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>>
+RedisReminderStore::ReadUsers(const std::vector<std::string>& user_keys, bool with_plan) {
+  std::vector<std::vector<std::string>> cmds;
+  for (const std::string& k : user_keys) {
+    for (std::vector<std::string>& c : UserReadCommands(k, with_plan)) cmds.push_back(std::move(c));
+  }
+  std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>> out;
+  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
+  const size_t per = cmds.size() / std::max<size_t>(1, user_keys.size());
+  // Users with state still in an earlier layout: read it for all of them in one more round trip.
+  std::vector<std::string> earlier_keys;
+  std::vector<size_t> earlier_at;
+  for (size_t u = 0; u < user_keys.size(); ++u) {
+    if (!rs.ok()) {
+      out.push_back(rs.status());
+      continue;
+    }
+    bool earlier = false;
+    out.push_back(ParseUserReplies(&(*rs)[u * per], with_plan, &earlier));
+    if (earlier && out.back().ok()) {
+      earlier_keys.push_back(user_keys[u]);
+      earlier_at.push_back(u);
+    }
+  }
+  if (!earlier_keys.empty()) {
+    std::vector<UserNudgeState*> states;
+    for (size_t i : earlier_at) states.push_back(&out[i]->second);
+    if (absl::Status s = ReadEarlierState(earlier_keys, states); !s.ok()) {
+      for (size_t i : earlier_at) out[i] = s;
+    }
   }
   return out;
 }
@@ -1092,37 +1120,7 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::DuePlanCount() {
 
 std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>>
 RedisReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) {
-  std::vector<std::vector<std::string>> cmds;
-  for (const std::string& k : user_keys) {
-    for (std::vector<std::string>& c : UserReadCommands(k, /*with_plan=*/true)) {
-      cmds.push_back(std::move(c));
-    }
-  }
-  std::vector<absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>>> out;
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
-  const size_t per = cmds.size() / std::max<size_t>(1, user_keys.size());
-  std::vector<std::string> earlier_keys;
-  std::vector<size_t> earlier_at;
-  for (size_t u = 0; u < user_keys.size(); ++u) {
-    if (!rs.ok()) {
-      out.push_back(rs.status());
-      continue;
-    }
-    bool earlier = false;
-    out.push_back(ParseUserReplies(&(*rs)[u * per], /*with_plan=*/true, &earlier));
-    if (earlier && out.back().ok()) {
-      earlier_keys.push_back(user_keys[u]);
-      earlier_at.push_back(u);
-    }
-  }
-  if (!earlier_keys.empty()) {
-    std::vector<UserNudgeState*> states;
-    for (size_t i : earlier_at) states.push_back(&out[i]->second);
-    if (absl::Status s = ReadEarlierState(earlier_keys, states); !s.ok()) {
-      for (size_t i : earlier_at) out[i] = s;
-    }
-  }
-  return out;
+  return ReadUsers(user_keys, /*with_plan=*/true);
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> RedisReminderStore::Backlog() {

@@ -140,12 +140,13 @@ class RedisReminderStore : public ReminderStore {
   static std::string NextKey(int bucket);
 
  private:
-  // Her nudge state, and her plan when `with_plan` (NOT_FOUND when she has none), in one round
-  // trip.
-  absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>> ReadUser(
-      absl::string_view user_id, bool with_plan);
-  // The reads of ReadUser: her plan (when `with_plan`), her state, and an EXISTS over the earlier
-  // layouts' keys; ParseUserReplies sets *earlier when that found any.
+  // Their nudge states, and their plans when `with_plan` (NOT_FOUND for one without), one answer
+  // per user key in order: one round trip, and one more for those whose state is still (partly) in
+  // an earlier layout.
+  std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
+  ReadUsers(const std::vector<std::string>& user_keys, bool with_plan);
+  // The reads of ReadUsers for one user: her plan (when `with_plan`), her state, and an EXISTS over
+  // the earlier layouts' keys; ParseUserReplies sets *earlier when that found any.
   static std::vector<std::vector<std::string>> UserReadCommands(absl::string_view user_key,
                                                                 bool with_plan);
   static absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>
