@@ -203,19 +203,17 @@ absl::StatusOr<std::unique_ptr<PushSender>> PushSender::Create(SenderOptions opt
   metrics->Describe(kCredentials, "counter",
                     "Provider tokens made (APNs JWTs, FCM access tokens), by result.");
   metrics->Describe(kRefused, "counter", "Pushes refused at submission, by reason.");
+  if (o.apns) {
+    sender->apns_tokens_ =
+        std::make_unique<ApnsTokenCache>(o.apns->credentials, o.apns->token_refresh);
+  }
   const int loops = o.loop_threads;
   for (int i = 0; i < loops; ++i) {
     sender->loops_.push_back(std::make_unique<Loop>(sender.get(), o));
     Loop& loop = *sender->loops_.back();
     loop.metrics = metrics;
     loop.max_in_flight = std::max(1, (o.max_in_flight + loops - 1) / loops);
-    if (o.apns) {
-      if (!sender->apns_tokens_) {
-        sender->apns_tokens_ =
-            std::make_unique<ApnsTokenCache>(o.apns->credentials, o.apns->token_refresh);
-      }
-      loop.apns_tokens = sender->apns_tokens_.get();
-    }
+    loop.apns_tokens = sender->apns_tokens_.get();
     if (o.fcm) loop.fcm_token.emplace(o.fcm->credentials);
     if (o.vapid) loop.vapid.emplace(*o.vapid);
 
