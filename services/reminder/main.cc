@@ -164,8 +164,6 @@ int main(int argc, char** argv) {
     content_channel = legwise::MakeClientChannel(content_addr, *content_credentials);
   }
   legwise::reminder::NudgeTextProvider texts(content_channel, content_deadline);
-  texts.Get("en");  // warm the cache
-  texts.Get("es");
 
   const legwise::reminder::Planner planner;
   legwise::reminder::NudgeHub hub(store.get());

@@ -42,7 +42,12 @@ std::shared_ptr<const NudgeTextSet> BuiltinNudgeTexts(absl::string_view locale) 
 NudgeTextProvider::NudgeTextProvider(std::shared_ptr<grpc::Channel> content,
                                      absl::Duration deadline, absl::Duration ttl)
     : deadline_(deadline), ttl_(ttl) {
-  if (content) stub_ = cv1::ContentService::NewStub(content);
+  if (!content) return;
+  stub_ = cv1::ContentService::NewStub(content);
+  // A locale's first Get answers the built-in texts while it fetches: fetch the built-in locales
+  // now, so the first nudges after a start already carry content's texts.
+  Get("en");
+  Get("es");
 }
 
 NudgeTextProvider::~NudgeTextProvider() {

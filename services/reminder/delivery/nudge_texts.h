@@ -43,7 +43,8 @@ std::shared_ptr<const NudgeTextSet> BuiltinNudgeTexts(absl::string_view locale);
 
 class NudgeTextProvider {
  public:
-  // `content` may be null (no content service configured): built-in texts only.
+  // `content` may be null (no content service configured): built-in texts only. Otherwise the
+  // texts of the built-in locales (en, es) are fetched at once, in the background.
   NudgeTextProvider(std::shared_ptr<grpc::Channel> content,
                     absl::Duration deadline = absl::Milliseconds(300),
                     absl::Duration ttl = absl::Minutes(10));

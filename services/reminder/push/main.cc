@@ -178,10 +178,6 @@ int main(int argc, char** argv) {
     content_channel = legwise::MakeClientChannel(content_addr, *content_credentials);
   }
   legwise::reminder::NudgeTextProvider texts(content_channel, content_deadline);
-  // Warm the cache (as legwise-reminder does): a locale's first Get answers the built-in texts
-  // while it fetches, so without this the first pushes after a start would not use content's.
-  texts.Get("en");
-  texts.Get("es");
   feed.texts = &texts;
   legwise::reminder::FeedConsumer consumer(redis_client, &plans, &devices, sender->get(), feed);
 
