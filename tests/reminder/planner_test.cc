@@ -301,6 +301,40 @@ TEST(Planner, JitterNeverPushesPastSleep) {
   }
 }
 
+TEST(NudgeIds, KeepTheFormatStoredStateRefersTo) {
+  // Written by the StrFormat version this replaced; acknowledgements and cancellations in Redis
+  // name occurrences by these ids, so the text must never change.
+  EXPECT_EQ(MakeNudgeId("load-1", NudgeKind::kHydration, absl::CivilDay(2026, 12, 3), 3),
+            "hyd-20261203-3-2f0ddfbbcc433eeb");
+}
+
+TEST(FormatLocalTime, MatchesAbslFormatTimeInEveryKindOfZone) {
+  // Whole-hour, half-hour, 45-minute, negative, DST and historic sub-minute offsets.
+  const char* zones[] = {"UTC",
+                         "Europe/London",
+                         "America/New_York",
+                         "Asia/Kolkata",
+                         "Asia/Kathmandu",
+                         "Pacific/Chatham",
+                         "America/St_Johns",
+                         "Africa/Monrovia",
+                         "Europe/Amsterdam",
+                         "Pacific/Kiritimati",
+                         "America/Caracas",
+                         "Australia/Lord_Howe"};
+  std::mt19937_64 rng(20261203);
+  std::uniform_int_distribution<int64_t> unix(-2'300'000'000, 4'100'000'000);
+  for (const char* name : zones) {
+    absl::TimeZone zone;
+    ASSERT_TRUE(absl::LoadTimeZone(name, &zone)) << name;
+    for (int i = 0; i < 2000; ++i) {
+      const absl::Time t = absl::FromUnixSeconds(unix(rng));
+      ASSERT_EQ(FormatLocalTime(t, zone), absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", t, zone))
+          << name << " " << absl::ToUnixSeconds(t);
+    }
+  }
+}
+
 TEST(NudgeIds, StableParsableAndOwned) {
   const std::string id = MakeNudgeId("alice", NudgeKind::kHydration, absl::CivilDay(2026, 3, 8), 3);
   EXPECT_EQ(id, MakeNudgeId("alice", NudgeKind::kHydration, absl::CivilDay(2026, 3, 8), 3));
