@@ -149,6 +149,7 @@ struct Replicas {
       DispatcherOptions o;
       o.replica_id = absl::StrCat("bench-replica-", i);
       o.misfire_threshold = misfire;
+      o.worker_threads = EnvInt("LEGWISE_BENCH_DISPATCH_THREADS", o.worker_threads);
       dispatchers.push_back(
           std::make_unique<Dispatcher>(stores.back().get(), &texts, ScheduleRules{}, o));
     }

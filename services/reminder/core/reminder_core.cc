@@ -313,18 +313,17 @@ DueWork DueForDispatch(const Plan& plan, const ScheduleRules& rules, const UserS
   // Occurrences are whole seconds; the window is (watermark, now]. Planned unlabelled, in due
   // order: only those published (and, while she has acknowledged or cancelled anything, those
   // checked against that) get their id and local time; the first one after now is the next due.
-  for (Occurrence& o : PlanOccurrences(plan, rules, start, lookahead + absl::Milliseconds(1),
-                                       /*labels=*/false)) {
-    if (o.due <= watermark) continue;
+  VisitOccurrences(plan, rules, start, lookahead + absl::Milliseconds(1), [&](Occurrence& o) {
+    if (o.due <= watermark) return true;
     if (o.due <= now || !skip.empty()) LabelOccurrence(plan, &o);
-    if (skip.count(o.nudge_id)) continue;
-    if (o.due <= now) {
-      take(ReminderCore::ToNudge(plan, o), o.due);
-    } else {
+    if (skip.count(o.nudge_id)) return true;
+    if (o.due > now) {
       w.next_due = o.due;
-      break;
+      return false;  // the days after it are not planned
     }
-  }
+    take(ReminderCore::ToNudge(plan, o), o.due);
+    return true;
+  });
   for (const v1::Nudge& n : state.snoozes) {
     const absl::Time due = DueOf(n);
     if (due <= watermark || skip.count(n.nudge_id())) continue;

@@ -324,25 +324,38 @@ std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, ab
   return out;
 }
 
-std::vector<Occurrence> PlanOccurrences(const Plan& plan, const ScheduleRules& rules,
-                                        absl::Time start, absl::Time end, bool labels) {
-  std::vector<Occurrence> out;
-  if (end <= start) return out;
+void VisitOccurrences(const Plan& plan, const ScheduleRules& rules, absl::Time start,
+                      absl::Time end, absl::FunctionRef<bool(Occurrence&)> visit) {
+  if (end <= start) return;
   if (end - start > absl::Hours(24 * 400)) end = start + absl::Hours(24 * 400);
-  const absl::CivilDay first = absl::CivilDay(plan.zone.At(start).cs) - 1;
+  const absl::CivilSecond start_cs = plan.zone.At(start).cs;
+  absl::CivilDay first = absl::CivilDay(start_cs) - 1;
+  // The previous date's plan day ends at its sleep time: skip it when start is well past that
+  // (two hours of margin for a DST change in between).
+  const int64_t first_end_min = int64_t{plan.wake_minute} + plan.WakingMinutes() + 120;
+  if (start_cs >= absl::CivilSecond(first) + first_end_min * 60) ++first;
   const absl::CivilDay last = absl::CivilDay(plan.zone.At(end).cs);
   for (absl::CivilDay d = first; d <= last; ++d) {
     for (Occurrence& o : PlanDay(plan, rules, d, /*labels=*/false)) {
-      if (o.due >= start && o.due < end) out.push_back(std::move(o));
+      if (o.due >= start && o.due < end && !visit(o)) return;
     }
   }
-  // Labelled after the window cut: the days around it hold about twice as many as it keeps.
-  // Plan days never overlap, so concatenating sorted days is sorted except at day seams.
+}
+
+std::vector<Occurrence> PlanOccurrences(const Plan& plan, const ScheduleRules& rules,
+                                        absl::Time start, absl::Time end, bool labels) {
+  std::vector<Occurrence> out;
+  VisitOccurrences(plan, rules, start, end, [&out](Occurrence& o) {
+    out.push_back(std::move(o));
+    return true;
+  });
+  // Day order is due order; this only orders equal instants of two days (both in one DST gap).
   std::stable_sort(out.begin(), out.end(), [](const Occurrence& a, const Occurrence& b) {
     if (a.due != b.due) return a.due < b.due;
     if (a.kind != b.kind) return a.kind < b.kind;
     return a.slot < b.slot;
   });
+  // Labelled after the window cut: the days around it hold about twice as many as it keeps.
   if (labels) {
     for (Occurrence& o : out) LabelOccurrence(plan, &o);
   }

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -108,6 +109,13 @@ std::vector<Occurrence> PlanDay(const Plan& plan, const ScheduleRules& rules, ab
 // Windows longer than 400 days are cut to 400 days. `labels` as for PlanDay.
 std::vector<Occurrence> PlanOccurrences(const Plan& plan, const ScheduleRules& rules,
                                         absl::Time start, absl::Time end, bool labels = true);
+
+// The same occurrences as PlanOccurrences (unlabelled), handed to `visit` one plan day at a time
+// in due order, until `visit` returns false: a caller that wants only the first few (the
+// dispatcher's next due time) plans only the days it reaches. A plan day's waking window ends
+// before the next one's begins, so day order is due order.
+void VisitOccurrences(const Plan& plan, const ScheduleRules& rules, absl::Time start,
+                      absl::Time end, absl::FunctionRef<bool(Occurrence&)> visit);
 
 // Fills an occurrence's nudge_id and local_time from its kind, plan day, slot and due time.
 void LabelOccurrence(const Plan& plan, Occurrence* o);
