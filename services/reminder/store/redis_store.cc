@@ -355,21 +355,32 @@ return out
 // KEYS: next, wm, lease, dirty, outbox, listen, live. ARGV: outbox maxlen, live maxlen, then per
 // user: user, fence, watermark, next_due (-1: forget her), n, then n * (nudge_id, due_ms, payload).
 // Returns {published, fenced, requeued}. The outbox entry fields are those the push sender reads.
+// Leases, dirty marks, watermarks and due entries are read and written for the whole batch in a
+// few chunked calls (a claimed user appears once per commit): only the XADDs are per nudge.
 const std::string kCommitDueScript = absl::StrCat(kNowLua, R"lua(
 local now_s = n2s(now)
 local listening = redis.call('ZCARD', KEYS[6]) > 0
-local published, fenced, requeued = 0, 0, 0
+local users, at = {}, {}
 local i = 3
 while i <= #ARGV do
-  local u, fence, wm, nd, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
-  local first = i + 5
-  i = first + 3 * n
-  if redis.call('HGET', KEYS[3], u) == fence then
+  users[#users + 1] = ARGV[i]
+  at[#at + 1] = i
+  i = i + 5 + 3 * tonumber(ARGV[i + 4])
+end
+if #users == 0 then return {0, 0, 0} end
+local leases, dirty = hmget(KEYS[3], users), hmget(KEYS[4], users)
+local published, fenced, requeued = 0, 0, 0
+local mine, was_dirty, wm_args, due_args, forget = {}, {}, {}, {}, {}
+for k, u in ipairs(users) do
+  local a = at[k]
+  local fence, wm, nd, n = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
+  if leases[k] == fence then
+    mine[#mine + 1] = u
     local live_ok = false
     if listening and n > 0 then
       live_ok = tonumber(redis.call('ZSCORE', KEYS[6], u) or 0) >= now
     end
-    for j = first, first + 3 * (n - 1), 3 do
+    for j = a + 5, a + 5 + 3 * (n - 1), 3 do
       local oid = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], '*', 'nudge_id', ARGV[j],
                              'user', u, 'due_ms', ARGV[j + 1], 'pub_ms', now_s, 'nudge', ARGV[j + 2])
       if live_ok then
@@ -378,22 +389,32 @@ while i <= #ARGV do
       end
       published = published + 1
     end
-    redis.call('HDEL', KEYS[3], u)
-    if redis.call('HDEL', KEYS[4], u) == 1 then
-      redis.call('HSET', KEYS[2], u, wm)
-      redis.call('ZADD', KEYS[1], now_s, u)
+    if dirty[k] then
+      -- Changed while claimed: due again now, from the watermark she had.
+      was_dirty[#was_dirty + 1] = u
+      wm_args[#wm_args + 1] = u
+      wm_args[#wm_args + 1] = wm
+      due_args[#due_args + 1] = now_s
+      due_args[#due_args + 1] = u
       requeued = requeued + 1
     elseif nd == '-1' then
-      redis.call('ZREM', KEYS[1], u)
-      redis.call('HDEL', KEYS[2], u)
+      forget[#forget + 1] = u
     else
-      redis.call('HSET', KEYS[2], u, wm)
-      redis.call('ZADD', KEYS[1], nd, u)
+      wm_args[#wm_args + 1] = u
+      wm_args[#wm_args + 1] = wm
+      due_args[#due_args + 1] = nd
+      due_args[#due_args + 1] = u
     end
   else
     fenced = fenced + 1
   end
 end
+chunked('HDEL', KEYS[3], mine, 1000)
+chunked('HDEL', KEYS[4], was_dirty, 1000)
+chunked('HSET', KEYS[2], wm_args, 2000)
+chunked('ZADD', KEYS[1], due_args, 2000)
+chunked('ZREM', KEYS[1], forget, 1000)
+chunked('HDEL', KEYS[2], forget, 1000)
 return {published, fenced, requeued}
 )lua");
 
