@@ -480,6 +480,30 @@ TEST_P(StoreTest, PerPlanDueIndexPublishesOnlyUnderTheCurrentFence) {
   EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{0, 0}));
 }
 
+// A commit that names the same claimed user twice publishes her once: the first entry ends the
+// claim, the second is refused as if it came from a claim that is over.
+TEST_P(StoreTest, PerPlanCommitNamingAUserTwicePublishesHerOnce) {
+  const std::string k = UserKey("twice-user");
+  const int bucket = UserBucket(k, store_->num_buckets());
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->WakePlan(k, now - absl::Seconds(1), now - absl::Seconds(10)).ok());
+  std::vector<std::string> cursors;
+  ASSERT_TRUE(store_->ReadOutbox(&cursors, 100, absl::ZeroDuration()).ok());  // start at the end
+  auto claim = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_EQ(claim->plans.size(), 1u);
+  const int64_t later = absl::ToUnixMillis(now + absl::Hours(1));
+  PlanCommit pc{k, claim->plans[0].fence, claim->server_now_ms, later, {{"once", 0, "p"}}};
+  auto r = store_->CommitDuePlans(bucket, {pc, pc});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->published, 1);
+  EXPECT_EQ(r->fenced, 1);
+  auto out = store_->ReadOutbox(&cursors, 100, absl::Milliseconds(100));
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].nudge_id, "once");
+}
+
 // Migration of the per-occurrence layout: when she enters the per-plan index, her pending
 // occurrences after the watermark leave the old index (the dispatcher derives them now); the ones
 // due at or before it stay there for the legacy drain. Each comes out of exactly one of the two.

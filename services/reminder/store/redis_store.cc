@@ -356,7 +356,7 @@ return out
 // user: user, fence, watermark, next_due (-1: forget her), n, then n * (nudge_id, due_ms, payload).
 // Returns {published, fenced, requeued}. The outbox entry fields are those the push sender reads.
 // Leases, dirty marks, watermarks and due entries are read and written for the whole batch in a
-// few chunked calls (a claimed user appears once per commit): only the XADDs are per nudge.
+// few chunked calls: only the XADDs are per nudge.
 const std::string kCommitDueScript = absl::StrCat(kNowLua, R"lua(
 local now_s = n2s(now)
 local listening = redis.call('ZCARD', KEYS[6]) > 0
@@ -370,11 +370,13 @@ end
 if #users == 0 then return {0, 0, 0} end
 local leases, dirty = hmget(KEYS[3], users), hmget(KEYS[4], users)
 local published, fenced, requeued = 0, 0, 0
-local mine, was_dirty, wm_args, due_args, forget = {}, {}, {}, {}, {}
+local mine, seen, was_dirty, wm_args, due_args, forget = {}, {}, {}, {}, {}, {}
 for k, u in ipairs(users) do
   local a = at[k]
   local fence, wm, nd, n = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
-  if leases[k] == fence then
+  -- Named twice: her first entry ended the claim, so the second is refused.
+  if leases[k] == fence and not seen[u] then
+    seen[u] = true
     mine[#mine + 1] = u
     local live_ok = false
     if listening and n > 0 then
