@@ -248,10 +248,13 @@ absl::StatusOr<std::pair<ValidPlan, UserState>> ReminderServiceImpl::LoadPlanAnd
   return std::make_pair(*std::move(plan), ToCoreState(stored->second));
 }
 
+absl::Time ReminderServiceImpl::FirstDue(const Plan& plan, absl::Time now) const {
+  return DueForDispatch(plan, planner_->rules(), UserState{}, now, now, absl::ZeroDuration(), now)
+      .next_due;
+}
+
 absl::Status ReminderServiceImpl::WakeFor(const Plan& plan, absl::Time now) {
-  const DueWork first =
-      DueForDispatch(plan, planner_->rules(), UserState{}, now, now, absl::ZeroDuration(), now);
-  return store_->WakePlan(UserKey(plan.user_id), first.next_due, now);
+  return store_->WakePlan(UserKey(plan.user_id), FirstDue(plan, now), now);
 }
 
 absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& req,
@@ -265,10 +268,14 @@ absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& 
   const absl::Time now = planner_->Now();
   absl::StatusOr<ValidPlan> plan = core_.NewPlan(req.plan(), now);
   if (!plan.ok()) return plan.status();
-  // Her due entry first, at her plan's next occurrence (it only ever moves an entry earlier): if
-  // this call dies before the plan is stored, the dispatcher finds no plan there and forgets it;
-  // if it dies after, the plan is already due. Nothing is scheduled per occurrence.
-  if (absl::Status s = WakeFor(plan->plan, now); !s.ok()) return s;
+  // Her due entry first, due now, in one command (WakeNewPlan; her first claim gives her a
+  // watermark from it and moves her to her first occurrence): if this call dies before the plan is
+  // stored, the dispatcher finds no plan there and forgets it; if it dies after, the plan is
+  // already due. Nothing is scheduled per occurrence.
+  if (absl::Status s = store_->WakeNewPlan(UserKey(plan->plan.user_id), FirstDue(plan->plan, now));
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<v1::ReminderPlan> stored =
       store_->CreatePlan(plan->proto, req.request_id(), ReminderCore::RequestHash(req));
   if (!stored.ok()) return stored.status();

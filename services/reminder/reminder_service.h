@@ -121,8 +121,10 @@ class ReminderServiceImpl final : public legwise::reminder::v1::ReminderService:
 
  private:
   friend class NudgeStreamReactor;
-  // Makes her entry in the per-plan due index due no later than `plan`'s next occurrence after
-  // `now` (creating it, watermark `now`, when she has none).
+  // `plan`'s first occurrence after `now`.
+  absl::Time FirstDue(const Plan& plan, absl::Time now) const;
+  // Makes her entry in the per-plan due index due no later than FirstDue (creating it, watermark
+  // `now`, when she has none).
   absl::Status WakeFor(const Plan& plan, absl::Time now);
   // Admits the caller and checks she owns `user_id`.
   absl::Status Authorize(grpc::CallbackServerContext* ctx, const std::string& user_id) const;

@@ -504,6 +504,98 @@ TEST_P(StoreTest, PerPlanCommitNamingAUserTwicePublishesHerOnce) {
   EXPECT_EQ((*out)[0].nudge_id, "once");
 }
 
+// A new plan's entry (WakeNewPlan, one command) is due at once and has no watermark until her
+// first claim, which gives her one just before the entry's due time (the create), so nothing of
+// the new plan is skipped. It is kept: a claim whose commit never comes does not move it to the
+// lease's end.
+TEST_P(StoreTest, NewPlanEntryGetsItsWatermarkAtItsFirstClaim) {
+  const std::string k = UserKey("new-plan-user");
+  const int bucket = UserBucket(k, store_->num_buckets());
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(store_->WakeNewPlan(k, before + absl::Hours(3)).ok());
+  const absl::Time after = absl::Now();
+  EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{1, 0}));
+  auto a = store_->ClaimDuePlans(bucket, 10, absl::Milliseconds(200));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->plans.size(), 1u);
+  EXPECT_GE(a->plans[0].watermark_ms, absl::ToUnixMillis(before) - 1);
+  EXPECT_LE(a->plans[0].watermark_ms, absl::ToUnixMillis(after) - 1);
+  absl::SleepFor(absl::Milliseconds(400));  // that replica "dies"
+  auto b = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->plans.size(), 1u);
+  EXPECT_EQ(b->plans[0].watermark_ms, a->plans[0].watermark_ms);
+  // Once she has a watermark, WakeNewPlan moves her entry and nothing else.
+  const absl::Time now = absl::Now();
+  PlanCommit pc{
+      k, b->plans[0].fence, b->server_now_ms, absl::ToUnixMillis(now + absl::Hours(1)), {}};
+  ASSERT_EQ(store_->CommitDuePlans(bucket, {pc})->fenced, 0);
+  ASSERT_TRUE(store_->WakeNewPlan(k, now + absl::Hours(2)).ok());
+  auto c = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_EQ(c->plans.size(), 1u);
+  EXPECT_EQ(c->plans[0].watermark_ms, b->server_now_ms);
+  // A soon first occurrence leaves a wake-up for her bucket, as WakePlan's do.
+  while (store_->WaitWake(absl::Milliseconds(10))->has_value()) {
+  }
+  const std::string soon = UserKey("new-plan-soon");
+  ASSERT_TRUE(store_->WakeNewPlan(soon, now + absl::Seconds(2)).ok());
+  auto w = store_->WaitWake(absl::Milliseconds(50));
+  ASSERT_TRUE(w.ok() && w->has_value());
+  EXPECT_EQ((*w)->bucket, UserBucket(soon, store_->num_buckets()));
+  EXPECT_EQ(absl::ToUnixMillis((*w)->due), absl::ToUnixMillis(now + absl::Seconds(2)));
+}
+
+// A create during a claim that found no plan there (a deleted plan whose entry was left, say):
+// WakeNewPlan leaves no changed mark, but her entry is due again, so that claim's commit does not
+// forget her; she is due at once and the next claim finds the new plan.
+TEST_P(StoreTest, CreateDuringAClaimThatFoundNoPlanKeepsHerEntry) {
+  const std::string k = UserKey("recreated-user");
+  const int bucket = UserBucket(k, store_->num_buckets());
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(store_->WakePlan(k, now - absl::Seconds(1), now - absl::Hours(1)).ok());
+  auto claim = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_EQ(claim->plans.size(), 1u);
+  ASSERT_TRUE(store_->WakeNewPlan(k, now + absl::Hours(3)).ok());  // the create, meanwhile
+  PlanCommit forget{k, claim->plans[0].fence, claim->server_now_ms, -1, {}};
+  auto r = store_->CommitDuePlans(bucket, {forget});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->fenced, 0);
+  EXPECT_EQ(r->requeued, 1);
+  auto again = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->plans.size(), 1u);
+  EXPECT_EQ(again->plans[0].user_key, k);
+}
+
+// A user still in the per-occurrence layout whose entry came from WakeNewPlan (CreatePlan
+// refused: she has a plan) is handed over at her first claim as WakePlan(now, now) would: her
+// pending entries after the claim's now leave the old index, the earlier ones stay for its drain.
+TEST_P(StoreTest, NewPlanEntryOfAnEarlierLayoutUserHandsHerOverAtTheClaim) {
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(
+      store_
+          ->Schedule("u1",
+                     {Nudge("past", now - absl::Seconds(30)),
+                      Nudge("soon", now + absl::Minutes(10)), Nudge("later", now + absl::Hours(5))},
+                     now - absl::Minutes(1), false, now - absl::Seconds(1))
+          .ok());
+  EXPECT_EQ(store_->Backlog()->first, 3);
+  const std::string k = UserKey("u1");
+  ASSERT_TRUE(store_->WakeNewPlan(k, now - absl::Seconds(1)).ok());
+  EXPECT_EQ(store_->Backlog()->first, 3);  // nothing moves before her claim
+  auto claim = store_->ClaimDuePlans(UserBucket(k, store_->num_buckets()), 10, absl::Seconds(10));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_EQ(claim->plans.size(), 1u);
+  EXPECT_EQ(claim->plans[0].watermark_ms, claim->server_now_ms);
+  EXPECT_EQ(store_->Backlog()->first, 1);  // "past"
+  for (int b = 0; b < store_->num_buckets(); ++b) {
+    auto r = store_->ClaimRefills(b, 100, absl::Minutes(1));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(std::count(r->begin(), r->end(), k), 0);
+  }
+}
+
 // Migration of the per-occurrence layout: when she enters the per-plan index, her pending
 // occurrences after the watermark leave the old index (the dispatcher derives them now); the ones
 // due at or before it stay there for the legacy drain. Each comes out of exactly one of the two.

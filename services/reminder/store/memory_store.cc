@@ -385,35 +385,52 @@ MemoryReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user
   return out;
 }
 
+void MemoryReminderStore::MoveNextEarlier(const std::string& u, int64_t ms) {
+  Bucket& b = buckets_[UserBucket(u, num_buckets_)];
+  if (auto it = b.next_of.find(u); it != b.next_of.end() && ms >= it->second) return;
+  b.SetNext(u, ms);
+  if (ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
+    const int bucket = UserBucket(u, num_buckets_);
+    if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
+  }
+}
+
+void MemoryReminderStore::Bucket::HandOver(const std::string& u, int64_t wm) {
+  // Her pending per-occurrence entries after the watermark are now derived by the dispatcher
+  // (see the Redis store's WakePlan).
+  auto& sched = scheduled[u];
+  for (auto it = sched.begin(); it != sched.end();) {
+    if (it->second > wm && due_of.erase(it->first)) {
+      due.erase({it->second, it->first});
+      payload.erase(it->first);
+      it = sched.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  refill.erase(u);
+}
+
 absl::Status MemoryReminderStore::WakePlan(absl::string_view user_key, absl::Time due,
                                            absl::Time watermark) {
   absl::MutexLock lock(&mu_);
   Bucket& b = buckets_[UserBucket(user_key, num_buckets_)];
   const std::string u(user_key);
   if (b.fence_of.count(u)) b.dirty.insert(u);
-  const int64_t ms = absl::ToUnixMillis(due);
-  if (auto it = b.next_of.find(u); it == b.next_of.end() || ms < it->second) {
-    b.SetNext(u, ms);
-    if (ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
-      const int bucket = UserBucket(user_key, num_buckets_);
-      if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
-    }
-  }
+  MoveNextEarlier(u, absl::ToUnixMillis(due));
   const int64_t wm = absl::ToUnixMillis(watermark);
-  if (b.watermark.try_emplace(u, wm).second) {
-    // She enters the per-plan index: her pending per-occurrence entries after the watermark are
-    // now derived by the dispatcher (see the Redis store's WakePlan).
-    auto& sched = b.scheduled[u];
-    for (auto it = sched.begin(); it != sched.end();) {
-      if (it->second > wm && b.due_of.erase(it->first)) {
-        b.due.erase({it->second, it->first});
-        b.payload.erase(it->first);
-        it = sched.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    b.refill.erase(u);
+  if (b.watermark.try_emplace(u, wm).second) b.HandOver(u, wm);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
+  absl::MutexLock lock(&mu_);
+  const std::string u(user_key);
+  const int bucket = UserBucket(u, num_buckets_);
+  buckets_[bucket].SetNext(u, NowMs());
+  if (const int64_t ms = absl::ToUnixMillis(due);
+      ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
+    if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
   }
   return absl::OkStatus();
 }
@@ -435,20 +452,28 @@ absl::StatusOr<DueClaim> MemoryReminderStore::ClaimDuePlans(int bucket, int max,
   Bucket& b = buckets_[bucket];
   DueClaim out;
   out.server_now_ms = NowMs();
-  std::vector<std::string> users;
+  std::vector<std::pair<int64_t, std::string>> users;  // (due ms, user key)
   for (auto it = b.next.begin();
        it != b.next.end() && it->first <= out.server_now_ms && static_cast<int>(users.size()) < max;
        ++it) {
-    users.push_back(it->second);
+    users.push_back(*it);
   }
   if (!users.empty()) {
     const int64_t fence = ++b.fence;
-    for (const std::string& u : users) {
+    for (const auto& [due_ms, u] : users) {
       b.SetNext(u, out.server_now_ms + absl::ToInt64Milliseconds(lease));
       b.fence_of[u] = fence;
       b.dirty.erase(u);
       auto w = b.watermark.find(u);
-      out.plans.push_back({u, fence, w != b.watermark.end() ? w->second : out.server_now_ms});
+      if (w == b.watermark.end()) {
+        // Put here by WakeNewPlan (see the Redis store's claim script).
+        auto sched = b.scheduled.find(u);
+        const bool earlier_layout = sched != b.scheduled.end() && !sched->second.empty();
+        const int64_t wm = earlier_layout ? out.server_now_ms : due_ms - 1;
+        w = b.watermark.emplace(u, wm).first;
+        b.HandOver(u, wm);
+      }
+      out.plans.push_back({u, fence, w->second});
     }
   }
   if (!b.next.empty()) out.earliest_ms = b.next.begin()->first;
@@ -476,7 +501,10 @@ absl::StatusOr<CommitResult> MemoryReminderStore::CommitDuePlans(
       ++out.published;
     }
     b.fence_of.erase(f);
-    if (b.dirty.erase(c.user_key) > 0) {
+    // Due by now: made due since the claim, or the lease ran out (see the Redis commit script).
+    auto at = b.next_of.find(c.user_key);
+    const bool moved = at != b.next_of.end() && at->second <= now;
+    if (b.dirty.erase(c.user_key) > 0 || moved) {
       b.watermark[c.user_key] = c.watermark_ms;
       b.SetNext(c.user_key, now);
       ++out.requeued;

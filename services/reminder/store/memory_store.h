@@ -68,6 +68,7 @@ class MemoryReminderStore : public ReminderStore {
   std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
   GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) override;
   absl::Status WakePlan(absl::string_view user_key, absl::Time due, absl::Time watermark) override;
+  absl::Status WakeNewPlan(absl::string_view user_key, absl::Time due) override;
   absl::Status DropDuePlan(absl::string_view user_key) override;
   absl::StatusOr<DueClaim> ClaimDuePlans(int bucket, int max, absl::Duration lease) override;
   absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
@@ -110,6 +111,8 @@ class MemoryReminderStore : public ReminderStore {
       next_of[u] = ms;
       next.insert({ms, u});
     }
+    // She enters the per-plan index with watermark `wm` (see WakePlan).
+    void HandOver(const std::string& u, int64_t wm);
     void EraseNext(const std::string& u) {
       if (auto it = next_of.find(u); it != next_of.end()) {
         next.erase({it->second, u});
@@ -118,6 +121,8 @@ class MemoryReminderStore : public ReminderStore {
     }
   };
   int64_t NowMs() const { return absl::ToUnixMillis(clock_()); }
+  // Her entry due no later than `ms`, leaving a wake-up when that makes her due sooner and soon.
+  void MoveNextEarlier(const std::string& u, int64_t ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<OutboxEntry> ReadLog(const std::vector<OutboxEntry>& log,
                                    std::vector<std::string>* cursors, int max, absl::Duration block)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

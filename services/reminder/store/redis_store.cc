@@ -321,13 +321,25 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 return 1
 )lua";
 
-// KEYS: next, wm, lease, dirty, fence. ARGV: max, lease_ms.
+// KEYS: next, wm, lease, dirty, fence, then the per-occurrence layout: due, pay, refill.
+// ARGV: max, lease_ms, the prefix of that layout's per-user sets (rm:{b<b>}:u:).
 // Returns {now, earliest (-1 none), fence, user1, watermark1, ...}; a user's entry is moved to the
 // lease's end (taken over then if no commit came), her lease hash entry names the fence.
+// A user with no watermark was put here by WakeNewPlan, her entry due at the create: she gets one
+// now, kept if this claim's commit never comes, and leaves the refill index. It is just before
+// her entry's due time (nothing of a new plan falls earlier), or, when she still has entries in
+// the per-occurrence layout, this claim's now, as WakePlan(now, now) would hand her over (her
+// entries due by now stay for the legacy drain, the later ones are derived).
 const std::string kClaimDueScript = absl::StrCat(kNowLua, R"lua(
-local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', n2s(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', n2s(now), 'WITHSCORES', 'LIMIT', 0,
+                         tonumber(ARGV[1]))
 local out = {n2s(now), '-1', '0'}
-if #users > 0 then
+if #found > 0 then
+  local users, scores = {}, {}
+  for i = 1, #found, 2 do
+    users[#users + 1] = found[i]
+    scores[#scores + 1] = tonumber(found[i + 1])
+  end
   local fence = redis.call('INCR', KEYS[5])
   out[3] = tostring(fence)
   local until_s = n2s(now + tonumber(ARGV[2]))
@@ -342,10 +354,26 @@ if #users > 0 then
   chunked('HSET', KEYS[3], hargs, 2000)
   chunked('HDEL', KEYS[4], users, 1000)
   local wms = hmget(KEYS[2], users)
+  local new_wms, handed_over = {}, {}
   for i, u in ipairs(users) do
+    local wm = wms[i]
+    if not wm then
+      local earlier = ARGV[3] .. u
+      if redis.call('EXISTS', earlier) == 1 then
+        wm = n2s(now)
+        remove_pending(KEYS[6], KEYS[7], earlier, '(' .. wm)
+      else
+        wm = n2s(scores[i] - 1)
+      end
+      handed_over[#handed_over + 1] = u
+      new_wms[#new_wms + 1] = u
+      new_wms[#new_wms + 1] = wm
+    end
     out[#out + 1] = u
-    out[#out + 1] = wms[i] or n2s(now)
+    out[#out + 1] = wm
   end
+  chunked('HSET', KEYS[2], new_wms, 2000)
+  chunked('ZREM', KEYS[8], handed_over, 1000)
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #first == 2 then out[2] = first[2] end
@@ -369,6 +397,9 @@ while i <= #ARGV do
 end
 if #users == 0 then return {0, 0, 0} end
 local leases, dirty = hmget(KEYS[3], users), hmget(KEYS[4], users)
+-- Her entry due by now means a write made her due since the claim (WakeNewPlan leaves no changed
+-- mark) or the lease ran out: due again now, as for a changed mark.
+local scores = zmscore(KEYS[1], users)
 local published, fenced, requeued = 0, 0, 0
 local mine, seen, was_dirty, wm_args, due_args, forget = {}, {}, {}, {}, {}, {}
 for k, u in ipairs(users) do
@@ -391,8 +422,8 @@ for k, u in ipairs(users) do
       end
       published = published + 1
     end
-    if dirty[k] then
-      -- Changed while claimed: due again now, from the watermark she had.
+    if dirty[k] or (scores[k] and tonumber(scores[k]) <= now) then
+      -- Changed while claimed: due again now, from this commit's watermark.
       was_dirty[#was_dirty + 1] = u
       wm_args[#wm_args + 1] = u
       wm_args[#wm_args + 1] = wm
@@ -1048,6 +1079,20 @@ absl::Status RedisReminderStore::WakePlan(absl::string_view user_key, absl::Time
   return absl::OkStatus();
 }
 
+absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
+  const int bucket = UserBucket(user_key, options_.num_buckets);
+  const absl::Time now = absl::Now();
+  // Unconditional (no LT): her entry always changes, which is how a claim in flight learns of it.
+  absl::StatusOr<RedisReply> r =
+      redis_->Command({"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return absl::InternalError(r->str);
+  if (due < now + options_.wake_within) {  // as WakePlan
+    (void)redis_->Command({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<Wake>> RedisReminderStore::WaitWake(absl::Duration timeout) {
   // A blocked BZPOPMIN must answer within the client's command timeout.
   timeout = std::clamp(timeout, absl::Milliseconds(10), redis_->options().command_timeout * 4 / 5);
@@ -1075,10 +1120,14 @@ absl::Status RedisReminderStore::DropDuePlan(absl::string_view user_key) {
 
 absl::StatusOr<DueClaim> RedisReminderStore::ClaimDuePlans(int bucket, int max,
                                                            absl::Duration lease) {
+  const std::string bp = BucketPrefix(bucket);
   std::vector<std::string> keys = DueKeys(bucket);
-  keys.push_back(BucketPrefix(bucket) + "fence");
-  absl::StatusOr<RedisReply> r = redis_->Eval(
-      kClaimDueScript, keys, {absl::StrCat(max), absl::StrCat(absl::ToInt64Milliseconds(lease))});
+  for (std::string k : {bp + "fence", bp + "due", bp + "pay", bp + "refill"}) {
+    keys.push_back(std::move(k));
+  }
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kClaimDueScript, keys,
+                   {absl::StrCat(max), absl::StrCat(absl::ToInt64Milliseconds(lease)), bp + "u:"});
   if (!r.ok()) return r.status();
   if (absl::Status s = ScriptError(*r); !s.ok()) return s;
   const auto& e = r->elements;

@@ -121,6 +121,7 @@ class RedisReminderStore : public ReminderStore {
   std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
   GetPlansAndStatesByKey(const std::vector<std::string>& user_keys) override;
   absl::Status WakePlan(absl::string_view user_key, absl::Time due, absl::Time watermark) override;
+  absl::Status WakeNewPlan(absl::string_view user_key, absl::Time due) override;
   absl::Status DropDuePlan(absl::string_view user_key) override;
   absl::StatusOr<DueClaim> ClaimDuePlans(int bucket, int max, absl::Duration lease) override;
   absl::StatusOr<CommitResult> CommitDuePlans(int bucket,

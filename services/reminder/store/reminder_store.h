@@ -238,6 +238,13 @@ class DueIndex {
   // bucket.
   virtual absl::Status WakePlan(absl::string_view user_key, absl::Time due,
                                 absl::Time watermark) = 0;
+  // For a plan about to be stored (CreatePlan), in one command: makes her entry due now (not
+  // later than `due`, her first occurrence, with a Wake when that is soon) and leaves her
+  // watermark unset. Her first claim gives her one just before her entry's due time, i.e. the
+  // create (a new plan has nothing earlier), or, if she still has entries in the per-occurrence
+  // layout, the claim's now, handing her over as WakePlan would. It leaves no changed mark: a claim
+  // in flight sees her entry due again at its commit and makes her due at once (CommitDuePlans).
+  virtual absl::Status WakeNewPlan(absl::string_view user_key, absl::Time due) = 0;
   // Forgets her entry and watermark (her plan was deleted); a claim in flight is fenced off.
   virtual absl::Status DropDuePlan(absl::string_view user_key) = 0;
   // Atomically claims up to `max` users of `bucket` due at the store's now, each leased for
@@ -246,7 +253,8 @@ class DueIndex {
   // Atomically per user, only while her claim's fence is current: appends her items to the outbox
   // (and the live log when someone listens for her), sets her watermark and next due time
   // (or forgets her on next_due_ms == -1), and ends the claim. A user changed while claimed
-  // (WakePlan) is made due at once instead.
+  // (WakePlan), or whose entry is due by now (WakeNewPlan, or her lease ran out), is made due at
+  // once instead.
   virtual absl::StatusOr<CommitResult> CommitDuePlans(int bucket,
                                                       const std::vector<PlanCommit>& commits) = 0;
   // Users in the per-plan due index, and how many of them are claimed. For tests and metrics.
