@@ -385,14 +385,9 @@ MemoryReminderStore::GetPlansAndStatesByKey(const std::vector<std::string>& user
   return out;
 }
 
-void MemoryReminderStore::MoveNextEarlier(const std::string& u, int64_t ms) {
-  Bucket& b = buckets_[UserBucket(u, num_buckets_)];
-  if (auto it = b.next_of.find(u); it != b.next_of.end() && ms >= it->second) return;
-  b.SetNext(u, ms);
-  if (ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
-    const int bucket = UserBucket(u, num_buckets_);
-    if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
-  }
+void MemoryReminderStore::WakeIfSoon(int bucket, int64_t ms) {
+  if (ms >= NowMs() + absl::ToInt64Milliseconds(wake_within_)) return;
+  if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
 }
 
 void MemoryReminderStore::Bucket::HandOver(const std::string& u, int64_t wm) {
@@ -414,10 +409,15 @@ void MemoryReminderStore::Bucket::HandOver(const std::string& u, int64_t wm) {
 absl::Status MemoryReminderStore::WakePlan(absl::string_view user_key, absl::Time due,
                                            absl::Time watermark) {
   absl::MutexLock lock(&mu_);
-  Bucket& b = buckets_[UserBucket(user_key, num_buckets_)];
+  const int bucket = UserBucket(user_key, num_buckets_);
+  Bucket& b = buckets_[bucket];
   const std::string u(user_key);
   if (b.fence_of.count(u)) b.dirty.insert(u);
-  MoveNextEarlier(u, absl::ToUnixMillis(due));
+  const int64_t ms = absl::ToUnixMillis(due);
+  if (auto it = b.next_of.find(u); it == b.next_of.end() || ms < it->second) {
+    b.SetNext(u, ms);
+    WakeIfSoon(bucket, ms);
+  }
   const int64_t wm = absl::ToUnixMillis(watermark);
   if (b.watermark.try_emplace(u, wm).second) b.HandOver(u, wm);
   return absl::OkStatus();
@@ -428,10 +428,7 @@ absl::Status MemoryReminderStore::WakeNewPlan(absl::string_view user_key, absl::
   const std::string u(user_key);
   const int bucket = UserBucket(u, num_buckets_);
   buckets_[bucket].SetNext(u, NowMs());
-  if (const int64_t ms = absl::ToUnixMillis(due);
-      ms < NowMs() + absl::ToInt64Milliseconds(wake_within_)) {
-    if (auto w = wakes_.find(bucket); w == wakes_.end() || ms < w->second) wakes_[bucket] = ms;
-  }
+  WakeIfSoon(bucket, absl::ToUnixMillis(due));
   return absl::OkStatus();
 }
 

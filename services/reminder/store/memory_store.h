@@ -121,8 +121,8 @@ class MemoryReminderStore : public ReminderStore {
     }
   };
   int64_t NowMs() const { return absl::ToUnixMillis(clock_()); }
-  // Her entry due no later than `ms`, leaving a wake-up when that makes her due sooner and soon.
-  void MoveNextEarlier(const std::string& u, int64_t ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leaves a wake-up for `bucket` at `ms` when that is within wake_within of now (rm:wake).
+  void WakeIfSoon(int bucket, int64_t ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<OutboxEntry> ReadLog(const std::vector<OutboxEntry>& log,
                                    std::vector<std::string>* cursors, int max, absl::Duration block)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

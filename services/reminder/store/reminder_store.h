@@ -238,9 +238,9 @@ class DueIndex {
   // bucket.
   virtual absl::Status WakePlan(absl::string_view user_key, absl::Time due,
                                 absl::Time watermark) = 0;
-  // For a plan about to be stored (CreatePlan), in one command: makes her entry due now (not
-  // later than `due`, her first occurrence, with a Wake when that is soon) and leaves her
-  // watermark unset. Her first claim gives her one just before her entry's due time, i.e. the
+  // For a plan about to be stored (CreatePlan), in one command: makes her entry due now and
+  // leaves her watermark unset; `due` is her first occurrence, and when it is soon a Wake for it
+  // is left as WakePlan does. Her first claim gives her one just before her entry's due time, i.e. the
   // create (a new plan has nothing earlier), or, if she still has entries in the per-occurrence
   // layout, the claim's now, handing her over as WakePlan would. It leaves no changed mark: a claim
   // in flight sees her entry due again at its commit and makes her due at once (CommitDuePlans).
