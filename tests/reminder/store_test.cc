@@ -45,6 +45,28 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     return {id, due, n.SerializeAsString()};
   }
 
+  // u1 in the per-occurrence layout: "past" (30 s ago), "soon" (in 10 min), "later" (in 5 h).
+  void ScheduleEarlierLayoutUser(absl::Time now) {
+    ASSERT_TRUE(store_
+                    ->Schedule("u1",
+                               {Nudge("past", now - absl::Seconds(30)),
+                                Nudge("soon", now + absl::Minutes(10)),
+                                Nudge("later", now + absl::Hours(5))},
+                               now - absl::Minutes(1), false, now - absl::Seconds(1))
+                    .ok());
+  }
+
+  // The users of every bucket's refill index (claimed for a minute).
+  std::set<std::string> ClaimAllRefills() {
+    std::set<std::string> out;
+    for (int b = 0; b < store_->num_buckets(); ++b) {
+      auto r = store_->ClaimRefills(b, 100, absl::Minutes(1));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (r.ok()) out.insert(r->begin(), r->end());
+    }
+    return out;
+  }
+
   // Claims in every bucket until something comes back.
   ClaimResult ClaimAll(const std::string& token, absl::Duration lease, int* bucket) {
     ClaimResult total;
@@ -573,13 +595,8 @@ TEST_P(StoreTest, CreateDuringAClaimThatFoundNoPlanKeepsHerEntry) {
 // pending entries after the claim's now leave the old index, the earlier ones stay for its drain.
 TEST_P(StoreTest, NewPlanEntryOfAnEarlierLayoutUserHandsHerOverAtTheClaim) {
   const absl::Time now = absl::Now();
-  ASSERT_TRUE(
-      store_
-          ->Schedule("u1",
-                     {Nudge("past", now - absl::Seconds(30)),
-                      Nudge("soon", now + absl::Minutes(10)), Nudge("later", now + absl::Hours(5))},
-                     now - absl::Minutes(1), false, now - absl::Seconds(1))
-          .ok());
+  ScheduleEarlierLayoutUser(now);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(store_->Backlog()->first, 3);
   const std::string k = UserKey("u1");
   ASSERT_TRUE(store_->WakeNewPlan(k, now - absl::Seconds(1)).ok());
@@ -589,11 +606,7 @@ TEST_P(StoreTest, NewPlanEntryOfAnEarlierLayoutUserHandsHerOverAtTheClaim) {
   ASSERT_EQ(claim->plans.size(), 1u);
   EXPECT_EQ(claim->plans[0].watermark_ms, claim->server_now_ms);
   EXPECT_EQ(store_->Backlog()->first, 1);  // "past"
-  for (int b = 0; b < store_->num_buckets(); ++b) {
-    auto r = store_->ClaimRefills(b, 100, absl::Minutes(1));
-    ASSERT_TRUE(r.ok());
-    EXPECT_EQ(std::count(r->begin(), r->end(), k), 0);
-  }
+  EXPECT_FALSE(ClaimAllRefills().count(k));
 }
 
 // Migration of the per-occurrence layout: when she enters the per-plan index, her pending
@@ -601,13 +614,8 @@ TEST_P(StoreTest, NewPlanEntryOfAnEarlierLayoutUserHandsHerOverAtTheClaim) {
 // due at or before it stay there for the legacy drain. Each comes out of exactly one of the two.
 TEST_P(StoreTest, EnteringThePerPlanIndexHandsOverHerLaterOccurrences) {
   const absl::Time now = absl::Now();
-  ASSERT_TRUE(
-      store_
-          ->Schedule("u1",
-                     {Nudge("past", now - absl::Seconds(30)),
-                      Nudge("soon", now + absl::Minutes(10)), Nudge("later", now + absl::Hours(5))},
-                     now - absl::Minutes(1), false, now - absl::Seconds(1))
-          .ok());
+  ScheduleEarlierLayoutUser(now);
+  if (HasFatalFailure()) return;
   ASSERT_TRUE(store_
                   ->Schedule("u2", {Nudge("other", now + absl::Minutes(10))}, now, false,
                              now - absl::Seconds(1))
@@ -616,12 +624,7 @@ TEST_P(StoreTest, EnteringThePerPlanIndexHandsOverHerLaterOccurrences) {
   ASSERT_TRUE(store_->WakePlan(UserKey("u1"), now + absl::Minutes(10), now).ok());
   EXPECT_EQ(store_->Backlog()->first, 2);  // "past" (hers, before the watermark) and u2's
   // Her refill entry went with it: the migration loop will not pick her again.
-  std::set<std::string> refills;
-  for (int b = 0; b < store_->num_buckets(); ++b) {
-    auto r = store_->ClaimRefills(b, 100, absl::Minutes(1));
-    ASSERT_TRUE(r.ok());
-    refills.insert(r->begin(), r->end());
-  }
+  const std::set<std::string> refills = ClaimAllRefills();
   EXPECT_FALSE(refills.count(UserKey("u1")));
   EXPECT_TRUE(refills.count(UserKey("u2")));  // not migrated yet
   // Waking her again (she is in the index now) removes nothing more.
