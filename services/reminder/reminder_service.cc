@@ -268,16 +268,11 @@ absl::Status ReminderServiceImpl::DoCreate(const v1::CreateReminderPlanRequest& 
   const absl::Time now = planner_->Now();
   absl::StatusOr<ValidPlan> plan = core_.NewPlan(req.plan(), now);
   if (!plan.ok()) return plan.status();
-  // Her due entry first, due now, in one command (WakeNewPlan; her first claim gives her a
-  // watermark from it and moves her to her first occurrence): if this call dies before the plan is
-  // stored, the dispatcher finds no plan there and forgets it; if it dies after, the plan is
-  // already due. Nothing is scheduled per occurrence.
-  if (absl::Status s = store_->WakeNewPlan(UserKey(plan->plan.user_id), FirstDue(plan->plan, now));
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<v1::ReminderPlan> stored =
-      store_->CreatePlan(plan->proto, req.request_id(), ReminderCore::RequestHash(req));
+  // Her due entry first, due now (her first claim gives her a watermark from it and moves her to
+  // her first occurrence), then the plan: if this call dies between, the dispatcher finds no plan
+  // there and forgets the entry. Nothing is scheduled per occurrence.
+  absl::StatusOr<v1::ReminderPlan> stored = store_->CreateDuePlan(
+      plan->proto, req.request_id(), ReminderCore::RequestHash(req), FirstDue(plan->plan, now));
   if (!stored.ok()) return stored.status();
   *out = *std::move(stored);
   return absl::OkStatus();

@@ -32,7 +32,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       RedisOptions o;
       o.address = redis_->address();
       o.command_timeout = absl::Seconds(5);
-      store_ = std::make_unique<RedisReminderStore>(std::make_shared<RedisClient>(o));
+      client_ = std::make_shared<RedisClient>(o);
+      store_ = std::make_unique<RedisReminderStore>(client_);
     } else {
       store_ = std::make_unique<MemoryReminderStore>(4);
     }
@@ -84,6 +85,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<testing::RedisServer> redis_;
+  std::shared_ptr<RedisClient> client_;  // the Redis store's
   std::unique_ptr<ReminderStore> store_;
 };
 
@@ -565,6 +567,57 @@ TEST_P(StoreTest, NewPlanEntryGetsItsWatermarkAtItsFirstClaim) {
   ASSERT_TRUE(w.ok() && w->has_value());
   EXPECT_EQ((*w)->bucket, UserBucket(soon, store_->num_buckets()));
   EXPECT_EQ(absl::ToUnixMillis((*w)->due), absl::ToUnixMillis(now + absl::Seconds(2)));
+}
+
+// CreateDuePlan is WakeNewPlan and CreatePlan, the entry first; on one Redis in one round trip,
+// also when Redis has lost its scripts (NOSCRIPT: the create alone again).
+TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
+  v1::ReminderPlan plan;
+  plan.set_user_id("due-plan-user");
+  plan.set_etag("e1");
+  const std::string k = UserKey(plan.user_id());
+  const int bucket = UserBucket(k, store_->num_buckets());
+  while (store_->WaitWake(absl::Milliseconds(10))->has_value()) {
+  }
+  v1::ReminderPlan first;  // loads the script (NOSCRIPT on a fresh Redis)
+  first.set_user_id("due-plan-first");
+  ASSERT_TRUE(store_->CreateDuePlan(first, "", "", absl::Now() + absl::Hours(1)).ok());
+  const absl::Time before = absl::Now();
+  const uint64_t trips = client_ ? client_->round_trips() : 0;
+  auto created = store_->CreateDuePlan(plan, "r1", "h1", before + absl::Seconds(2));
+  ASSERT_TRUE(created.ok()) << created.status();
+  if (client_) EXPECT_EQ(client_->round_trips() - trips, 1u);
+  const absl::Time after = absl::Now();
+  EXPECT_EQ(created->etag(), "e1");
+  EXPECT_EQ(store_->GetPlan(plan.user_id())->etag(), "e1");
+  EXPECT_EQ(*store_->DuePlanCount(), (std::pair<int64_t, int64_t>{2, 0}));
+  auto w = store_->WaitWake(absl::Milliseconds(50));  // her first occurrence is soon
+  ASSERT_TRUE(w.ok() && w->has_value());
+  EXPECT_EQ((*w)->bucket, bucket);
+  auto claim = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  auto her = std::find_if(claim->plans.begin(), claim->plans.end(),
+                          [&](const DuePlan& p) { return p.user_key == k; });
+  ASSERT_NE(her, claim->plans.end());
+  EXPECT_GE(her->watermark_ms, absl::ToUnixMillis(before) - 1);
+  EXPECT_LE(her->watermark_ms, absl::ToUnixMillis(after) - 1);
+
+  // Retries answer as CreatePlan does, and make her due again (a claim in flight learns of it).
+  EXPECT_EQ(store_->CreateDuePlan(plan, "r1", "h1", after)->etag(), "e1");
+  EXPECT_EQ(store_->CreateDuePlan(plan, "r1", "h2", after).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateDuePlan(plan, "r2", "h1", after).status().code(),
+            absl::StatusCode::kAlreadyExists);
+
+  if (client_) {
+    ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
+    v1::ReminderPlan other;
+    other.set_user_id("due-plan-after-flush");
+    other.set_etag("e9");
+    ASSERT_TRUE(store_->CreateDuePlan(other, "", "", after + absl::Hours(1)).ok());
+    EXPECT_EQ(store_->GetPlan(other.user_id())->etag(), "e9");
+    EXPECT_EQ(store_->DuePlanCount()->first, 3);
+  }
 }
 
 // A create during a claim that found no plan there (a deleted plan whose entry was left, say):

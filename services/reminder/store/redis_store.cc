@@ -516,26 +516,70 @@ absl::Status RedisReminderStore::EnsureOutboxGroups() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
-                                                                const std::string& request_id,
-                                                                const std::string& request_hash) {
-  const std::string key = UserPrefix(UserKey(plan.user_id())) + "plan";
-  absl::StatusOr<RedisReply> r = redis_->Eval(
-      kCreatePlanScript, {key}, {plan.SerializeAsString(), plan.etag(), request_id, request_hash});
-  if (!r.ok()) return r.status();
-  if (absl::Status s = ScriptError(*r); !s.ok()) return s;
-  if (r->elements.empty()) return absl::InternalError("unexpected create reply");
-  switch (AsInt(r->elements[0])) {
+namespace {
+
+// kCreatePlanScript's keys and arguments.
+std::vector<std::string> CreatePlanKeys(const v1::ReminderPlan& plan) {
+  return {UserPrefix(UserKey(plan.user_id())) + "plan"};
+}
+std::vector<std::string> CreatePlanArgs(const v1::ReminderPlan& plan, const std::string& request_id,
+                                        const std::string& request_hash) {
+  return {plan.SerializeAsString(), plan.etag(), request_id, request_hash};
+}
+
+// What kCreatePlanScript's reply means.
+absl::StatusOr<v1::ReminderPlan> CreateAnswer(const RedisReply& r, const v1::ReminderPlan& plan) {
+  if (absl::Status s = ScriptError(r); !s.ok()) return s;
+  if (r.elements.empty()) return absl::InternalError("unexpected create reply");
+  switch (AsInt(r.elements[0])) {
     case 0:
       return plan;
     case 1:
-      if (r->elements.size() < 2) return absl::InternalError("unexpected create reply");
-      return ParsePlan(r->elements[1].str);
+      if (r.elements.size() < 2) return absl::InternalError("unexpected create reply");
+      return ParsePlan(r.elements[1].str);
     case 3:
       return RequestIdReused();
     default:
       return absl::AlreadyExistsError("a reminder plan already exists for this user");
   }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
+                                                                const std::string& request_id,
+                                                                const std::string& request_hash) {
+  absl::StatusOr<RedisReply> r = redis_->Eval(kCreatePlanScript, CreatePlanKeys(plan),
+                                              CreatePlanArgs(plan, request_id, request_hash));
+  if (!r.ok()) return r.status();
+  return CreateAnswer(*r, plan);
+}
+
+absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreateDuePlan(const v1::ReminderPlan& plan,
+                                                                   const std::string& request_id,
+                                                                   const std::string& request_hash,
+                                                                   absl::Time first_due) {
+  // On a cluster her entry and her plan are on different slots, most often on different nodes,
+  // whose commands are not ordered with each other: one after the other, the entry first.
+  if (redis_->options().cluster) {
+    return ReminderStore::CreateDuePlan(plan, request_id, request_hash, first_due);
+  }
+  // On one Redis, one pipeline on one connection: Redis runs its commands in order, so a call cut
+  // off half-way has written the entry, or both, or nothing.
+  const std::string user_key = UserKey(plan.user_id());
+  std::vector<std::vector<std::string>> cmds = NewPlanEntryCommands(user_key, first_due);
+  cmds.push_back(redis_->EvalShaCommand(kCreatePlanScript, CreatePlanKeys(plan),
+                                        CreatePlanArgs(plan, request_id, request_hash)));
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  if (replies->front().is_error()) {
+    // Not written (the same refusal would almost surely have stopped the create too): written
+    // alone, before the create is answered, so a stored plan is never left without its entry.
+    if (absl::Status s = WakeNewPlan(user_key, first_due); !s.ok()) return s;
+  }
+  const RedisReply& created = replies->back();
+  if (RedisClient::IsNoScript(created)) return CreatePlan(plan, request_id, request_hash);
+  return CreateAnswer(created, plan);
 }
 
 absl::StatusOr<v1::ReminderPlan> RedisReminderStore::GetPlan(absl::string_view user_id) {
@@ -1079,17 +1123,24 @@ absl::Status RedisReminderStore::WakePlan(absl::string_view user_key, absl::Time
   return absl::OkStatus();
 }
 
-absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
+std::vector<std::vector<std::string>> RedisReminderStore::NewPlanEntryCommands(
+    absl::string_view user_key, absl::Time due) {
   const int bucket = UserBucket(user_key, options_.num_buckets);
   const absl::Time now = absl::Now();
   // Unconditional (no LT): her entry always changes, which is how a claim in flight learns of it.
-  absl::StatusOr<RedisReply> r =
-      redis_->Command({"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)});
-  if (!r.ok()) return r.status();
-  if (r->is_error()) return absl::InternalError(r->str);
+  std::vector<std::vector<std::string>> cmds = {
+      {"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)}};
   if (due < now + options_.wake_within) {  // as WakePlan
-    (void)redis_->Command({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
+    cmds.push_back({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
   }
+  return cmds;
+}
+
+absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
+  std::vector<std::vector<std::string>> cmds = NewPlanEntryCommands(user_key, due);
+  absl::StatusOr<RedisReply> r = redis_->Command(cmds.front());
+  if (!r.ok()) return r.status();
+  if (cmds.size() > 1) (void)redis_->Command(cmds[1]);  // best effort, as in WakePlan
   return absl::OkStatus();
 }
 

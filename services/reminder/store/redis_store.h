@@ -77,6 +77,9 @@ class RedisReminderStore : public ReminderStore {
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreatePlan(
       const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
       const std::string& request_hash) override;
+  absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreateDuePlan(
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
+      const std::string& request_hash, absl::Time first_due) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlan(absl::string_view user_id) override;
   absl::StatusOr<legwise::reminder::v1::ReminderPlan> GetPlanByKey(
       absl::string_view user_key) override;
@@ -141,6 +144,9 @@ class RedisReminderStore : public ReminderStore {
   static std::string NextKey(int bucket);
 
  private:
+  // WakeNewPlan's commands: her entry due now, then a Wake when `due` is soon.
+  std::vector<std::vector<std::string>> NewPlanEntryCommands(absl::string_view user_key,
+                                                             absl::Time due);
   // Their nudge states, and their plans when `with_plan` (NOT_FOUND for one without), one answer
   // per user key in order: one round trip, and one more for those whose state is still (partly) in
   // an earlier layout.

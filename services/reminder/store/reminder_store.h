@@ -324,6 +324,16 @@ class ReminderStore : public PlanStore, public DueIndex, public DeliveryFeed {
   int num_buckets() const override = 0;
   // OK when the store is reachable.
   virtual absl::Status Ping() = 0;
+  // A new plan with her due entry: WakeNewPlan(UserKey(plan.user_id()), first_due), then
+  // CreatePlan, in that order, so that a create that dies half-way leaves at most an entry with no
+  // plan (which her first claim forgets), never a plan that is never due. Answers as CreatePlan.
+  // The Redis store sends both in one round trip on a single Redis.
+  virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreateDuePlan(
+      const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
+      const std::string& request_hash, absl::Time first_due) {
+    if (absl::Status s = WakeNewPlan(UserKey(plan.user_id()), first_due); !s.ok()) return s;
+    return CreatePlan(plan, request_id, request_hash);
+  }
 };
 
 }  // namespace legwise::reminder
