@@ -240,8 +240,8 @@ class DueIndex {
                                 absl::Time watermark) = 0;
   // For a plan about to be stored (CreatePlan), in one command: makes her entry due now and
   // leaves her watermark unset; `due` is her first occurrence, and when it is soon a Wake for it
-  // is left as WakePlan does. Her first claim gives her one just before her entry's due time, i.e. the
-  // create (a new plan has nothing earlier), or, if she still has entries in the per-occurrence
+  // is left as WakePlan does. Her first claim gives her one just before her entry's due time, i.e.
+  // the create (a new plan has nothing earlier), or, if she still has entries in the per-occurrence
   // layout, the claim's now, handing her over as WakePlan would. It leaves no changed mark: a claim
   // in flight sees her entry due again at its commit and makes her due at once (CommitDuePlans).
   virtual absl::Status WakeNewPlan(absl::string_view user_key, absl::Time due) = 0;
