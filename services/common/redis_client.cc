@@ -322,7 +322,9 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
 absl::StatusOr<RedisReply> RedisClient::Eval(const std::string& script,
                                              const std::vector<std::string>& keys,
                                              const std::vector<std::string>& args) {
-  std::vector<std::string> argv = EvalShaCommand(script, keys, args);
+  std::vector<std::string> argv = {"EVALSHA", ScriptSha(script), absl::StrCat(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
   absl::StatusOr<RedisReply> reply = Command(argv);
   if (!reply.ok() && absl::StrContains(reply.status().message(), "NOSCRIPT")) {
     argv[0] = "EVAL";
@@ -330,16 +332,6 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const std::string& script,
     reply = Command(argv);
   }
   return reply;
-}
-
-std::vector<std::string> RedisClient::EvalShaCommand(const std::string& script,
-                                                     const std::vector<std::string>& keys,
-                                                     const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"EVALSHA", ScriptSha(script), absl::StrCat(keys.size())};
-  argv.reserve(3 + keys.size() + args.size());
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
 }
 
 std::string RedisClient::ScriptSha(const std::string& script) {

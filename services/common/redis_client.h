@@ -25,7 +25,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -92,14 +91,6 @@ class RedisClient {
   // Runs a Lua script by its SHA1 (EVALSHA), loading it on NOSCRIPT.
   absl::StatusOr<RedisReply> Eval(const std::string& script, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args);
-  // The EVALSHA command Eval sends first, for a Pipeline. Its reply is an error starting with
-  // NOSCRIPT (IsNoScript) while Redis does not know the script yet: Eval it once then.
-  std::vector<std::string> EvalShaCommand(const std::string& script,
-                                          const std::vector<std::string>& keys,
-                                          const std::vector<std::string>& args);
-  static bool IsNoScript(const RedisReply& reply) {
-    return reply.is_error() && absl::StartsWith(reply.str, "NOSCRIPT");
-  }
 
   // PING; OK when Redis answered PONG.
   absl::Status Ping();

@@ -569,8 +569,8 @@ TEST_P(StoreTest, NewPlanEntryGetsItsWatermarkAtItsFirstClaim) {
   EXPECT_EQ(absl::ToUnixMillis((*w)->due), absl::ToUnixMillis(now + absl::Seconds(2)));
 }
 
-// CreateDuePlan is WakeNewPlan and CreatePlan, the entry first; on one Redis in one round trip,
-// also when Redis has lost its scripts (NOSCRIPT: the create alone again).
+// CreateDuePlan is WakeNewPlan and CreatePlan, the entry first; on one Redis one script in one
+// round trip, which also works when Redis has lost its scripts (NOSCRIPT).
 TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
   v1::ReminderPlan plan;
   plan.set_user_id("due-plan-user");
@@ -608,6 +608,10 @@ TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->CreateDuePlan(plan, "r2", "h1", after).status().code(),
             absl::StatusCode::kAlreadyExists);
+  auto again = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));  // her lease had 10 s left
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(std::any_of(again->plans.begin(), again->plans.end(),
+                          [&](const DuePlan& p) { return p.user_key == k; }));
 
   if (client_) {
     ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
@@ -618,6 +622,18 @@ TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
     EXPECT_EQ(store_->GetPlan(other.user_id())->etag(), "e9");
     EXPECT_EQ(store_->DuePlanCount()->first, 3);
   }
+}
+
+// When her entry cannot be written, neither is her plan (a plan never due would never be
+// delivered). Forced here by a bucket index key of the wrong type.
+TEST_P(StoreTest, CreateDuePlanStoresNoPlanWhenItsEntryIsRefused) {
+  if (!client_) GTEST_SKIP() << "a Redis refusal";
+  v1::ReminderPlan plan;
+  plan.set_user_id("entry-refused");
+  const int bucket = UserBucket(UserKey(plan.user_id()), store_->num_buckets());
+  ASSERT_TRUE(client_->Command({"SET", absl::StrCat("rm:{b", bucket, "}:next"), "x"}).ok());
+  EXPECT_FALSE(store_->CreateDuePlan(plan, "r1", "h1", absl::Now() + absl::Hours(1)).ok());
+  EXPECT_EQ(store_->GetPlan(plan.user_id()).status().code(), absl::StatusCode::kNotFound);
 }
 
 // A create during a claim that found no plan there (a deleted plan whose entry was left, say):

@@ -272,6 +272,16 @@ redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'r
 return {0}
 )lua";
 
+// On a single Redis only (its keys are on different slots): WakeNewPlan's writes, then
+// kCreatePlanScript, in one script, so the plan is never stored without her entry. KEYS: plan,
+// next, wake. ARGV: those of kCreatePlanScript, then now_ms, user key, her first due time in ms
+// ('' when it is not soon: no wake-up), bucket. Answers as kCreatePlanScript.
+const std::string kCreateDuePlanScript = absl::StrCat(R"lua(
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], 'LT', ARGV[7], ARGV[8]) end
+)lua",
+                                                      kCreatePlanScript);
+
 // KEYS: the day's water total. ARGV: amount, max total, ttl seconds. Returns {1, total} added or
 // {0, total} refused (the total would pass the cap). Totals are Redis's 64-bit integers.
 constexpr char kAddWaterScript[] = R"lua(
@@ -518,10 +528,7 @@ absl::Status RedisReminderStore::EnsureOutboxGroups() {
 
 namespace {
 
-// kCreatePlanScript's keys and arguments.
-std::vector<std::string> CreatePlanKeys(const v1::ReminderPlan& plan) {
-  return {UserPrefix(UserKey(plan.user_id())) + "plan"};
-}
+// kCreatePlanScript's arguments.
 std::vector<std::string> CreatePlanArgs(const v1::ReminderPlan& plan, const std::string& request_id,
                                         const std::string& request_hash) {
   return {plan.SerializeAsString(), plan.etag(), request_id, request_hash};
@@ -549,8 +556,9 @@ absl::StatusOr<v1::ReminderPlan> CreateAnswer(const RedisReply& r, const v1::Rem
 absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::ReminderPlan& plan,
                                                                 const std::string& request_id,
                                                                 const std::string& request_hash) {
-  absl::StatusOr<RedisReply> r = redis_->Eval(kCreatePlanScript, CreatePlanKeys(plan),
-                                              CreatePlanArgs(plan, request_id, request_hash));
+  absl::StatusOr<RedisReply> r =
+      redis_->Eval(kCreatePlanScript, {UserPrefix(UserKey(plan.user_id())) + "plan"},
+                   CreatePlanArgs(plan, request_id, request_hash));
   if (!r.ok()) return r.status();
   return CreateAnswer(*r, plan);
 }
@@ -559,27 +567,24 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreateDuePlan(const v1::Rem
                                                                    const std::string& request_id,
                                                                    const std::string& request_hash,
                                                                    absl::Time first_due) {
-  // On a cluster her entry and her plan are on different slots, most often on different nodes,
-  // whose commands are not ordered with each other: one after the other, the entry first.
+  // On a cluster her entry and her plan are on different slots, which one script cannot touch:
+  // one call after the other, the entry first.
   if (redis_->options().cluster) {
     return ReminderStore::CreateDuePlan(plan, request_id, request_hash, first_due);
   }
-  // On one Redis, one pipeline on one connection: Redis runs its commands in order, so a call cut
-  // off half-way has written the entry, or both, or nothing.
   const std::string user_key = UserKey(plan.user_id());
-  std::vector<std::vector<std::string>> cmds = NewPlanEntryCommands(user_key, first_due);
-  cmds.push_back(redis_->EvalShaCommand(kCreatePlanScript, CreatePlanKeys(plan),
-                                        CreatePlanArgs(plan, request_id, request_hash)));
-  absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(cmds);
-  if (!replies.ok()) return replies.status();
-  if (replies->front().is_error()) {
-    // Not written (the same refusal would almost surely have stopped the create too): written
-    // alone, before the create is answered, so a stored plan is never left without its entry.
-    if (absl::Status s = WakeNewPlan(user_key, first_due); !s.ok()) return s;
-  }
-  const RedisReply& created = replies->back();
-  if (RedisClient::IsNoScript(created)) return CreatePlan(plan, request_id, request_hash);
-  return CreateAnswer(created, plan);
+  const int bucket = UserBucket(user_key, options_.num_buckets);
+  const absl::Time now = absl::Now();
+  std::vector<std::string> args = CreatePlanArgs(plan, request_id, request_hash);
+  args.insert(args.end(), {absl::StrCat(ToMs(now)), user_key,
+                           first_due < now + options_.wake_within  // as WakeNewPlan
+                               ? absl::StrCat(ToMs(first_due))
+                               : std::string(),
+                           absl::StrCat(bucket)});
+  absl::StatusOr<RedisReply> r = redis_->Eval(
+      kCreateDuePlanScript, {UserPrefix(user_key) + "plan", NextKey(bucket), kWakeKey}, args);
+  if (!r.ok()) return r.status();
+  return CreateAnswer(*r, plan);
 }
 
 absl::StatusOr<v1::ReminderPlan> RedisReminderStore::GetPlan(absl::string_view user_id) {
@@ -1123,24 +1128,17 @@ absl::Status RedisReminderStore::WakePlan(absl::string_view user_key, absl::Time
   return absl::OkStatus();
 }
 
-std::vector<std::vector<std::string>> RedisReminderStore::NewPlanEntryCommands(
-    absl::string_view user_key, absl::Time due) {
+absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
   const int bucket = UserBucket(user_key, options_.num_buckets);
   const absl::Time now = absl::Now();
   // Unconditional (no LT): her entry always changes, which is how a claim in flight learns of it.
-  std::vector<std::vector<std::string>> cmds = {
-      {"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)}};
-  if (due < now + options_.wake_within) {  // as WakePlan
-    cmds.push_back({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
-  }
-  return cmds;
-}
-
-absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::Time due) {
-  std::vector<std::vector<std::string>> cmds = NewPlanEntryCommands(user_key, due);
-  absl::StatusOr<RedisReply> r = redis_->Command(cmds.front());
+  absl::StatusOr<RedisReply> r =
+      redis_->Command({"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)});
   if (!r.ok()) return r.status();
-  if (cmds.size() > 1) (void)redis_->Command(cmds[1]);  // best effort, as in WakePlan
+  if (r->is_error()) return absl::InternalError(r->str);
+  if (due < now + options_.wake_within) {  // as WakePlan
+    (void)redis_->Command({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
+  }
   return absl::OkStatus();
 }
 

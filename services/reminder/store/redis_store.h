@@ -144,9 +144,6 @@ class RedisReminderStore : public ReminderStore {
   static std::string NextKey(int bucket);
 
  private:
-  // WakeNewPlan's commands: her entry due now, then a Wake when `due` is soon.
-  std::vector<std::vector<std::string>> NewPlanEntryCommands(absl::string_view user_key,
-                                                             absl::Time due);
   // Their nudge states, and their plans when `with_plan` (NOT_FOUND for one without), one answer
   // per user key in order: one round trip, and one more for those whose state is still (partly) in
   // an earlier layout.
