@@ -594,6 +594,8 @@ TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
   auto w = store_->WaitWake(absl::Milliseconds(50));  // her first occurrence is soon
   ASSERT_TRUE(w.ok() && w->has_value());
   EXPECT_EQ((*w)->bucket, bucket);
+  EXPECT_EQ(absl::ToUnixMillis((*w)->due), absl::ToUnixMillis(before + absl::Seconds(2)));
+  EXPECT_FALSE(store_->WaitWake(absl::Milliseconds(10))->has_value());  // none for the one in 1 h
   auto claim = store_->ClaimDuePlans(bucket, 10, absl::Seconds(10));
   ASSERT_TRUE(claim.ok()) << claim.status();
   auto her = std::find_if(claim->plans.begin(), claim->plans.end(),

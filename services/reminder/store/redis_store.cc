@@ -278,7 +278,7 @@ return {0}
 // ('' when it is not soon: no wake-up), bucket. Answers as kCreatePlanScript.
 const std::string kCreateDuePlanScript = absl::StrCat(R"lua(
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], 'LT', ARGV[7], ARGV[8]) end
+if ARGV[7] ~= '' then redis.pcall('ZADD', KEYS[3], 'LT', ARGV[7], ARGV[8]) end  -- best effort
 )lua",
                                                       kCreatePlanScript);
 

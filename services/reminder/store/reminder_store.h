@@ -327,7 +327,7 @@ class ReminderStore : public PlanStore, public DueIndex, public DeliveryFeed {
   // A new plan with her due entry: WakeNewPlan(UserKey(plan.user_id()), first_due), then
   // CreatePlan, in that order, so that a create that dies half-way leaves at most an entry with no
   // plan (which her first claim forgets), never a plan that is never due. Answers as CreatePlan.
-  // The Redis store does both in one script on a single Redis: the plan with its entry, or neither.
+  // The Redis store does both in one script on a single Redis: never the plan without the entry.
   virtual absl::StatusOr<legwise::reminder::v1::ReminderPlan> CreateDuePlan(
       const legwise::reminder::v1::ReminderPlan& plan, const std::string& request_id,
       const std::string& request_hash, absl::Time first_due) {
