@@ -159,32 +159,42 @@ std::vector<v1::Nudge> ReminderCore::List(const ValidPlan& vp, const UserState& 
   const Plan& plan = vp.plan;
   const std::set<std::string> acked(state.acknowledged.begin(), state.acknowledged.end());
   const std::set<std::string> cancelled(state.cancelled.begin(), state.cancelled.end());
-  std::vector<v1::Nudge> all;
-  for (const Occurrence& o : PlanOccurrences(plan, rules_, w.start, w.end)) {
-    if (cancelled.count(o.nudge_id)) continue;
-    all.push_back(ToNudge(plan, o));
+  // What falls in the window, in (due, id) order; only the page becomes Nudge messages.
+  struct Entry {
+    absl::Time due;
+    const std::string* id;
+    const Occurrence* occurrence;  // or
+    const v1::Nudge* snooze;
+  };
+  const std::vector<Occurrence> occurrences = PlanOccurrences(plan, rules_, w.start, w.end);
+  std::vector<Entry> all;
+  all.reserve(occurrences.size() + state.snoozes.size());
+  for (const Occurrence& o : occurrences) {
+    if (!cancelled.count(o.nudge_id)) all.push_back({o.due, &o.nudge_id, &o, nullptr});
   }
   for (const v1::Nudge& n : state.snoozes) {
-    if (DueOf(n) >= w.start && DueOf(n) < w.end && !cancelled.count(n.nudge_id())) {
-      all.push_back(n);
+    const absl::Time due = DueOf(n);
+    if (due >= w.start && due < w.end && !cancelled.count(n.nudge_id())) {
+      all.push_back({due, &n.nudge_id(), nullptr, &n});
     }
   }
-  std::sort(all.begin(), all.end(), [](const v1::Nudge& a, const v1::Nudge& b) {
-    if (DueOf(a) != DueOf(b)) return DueOf(a) < DueOf(b);
-    return a.nudge_id() < b.nudge_id();
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) {
+    if (a.due != b.due) return a.due < b.due;
+    return *a.id < *b.id;
   });
   const int size =
       page_size == 0 ? limits_.default_page_size : std::min<int>(page_size, limits_.max_page_size);
   size_t i = 0;
   if (w.has_cursor) {
-    while (i < all.size() && (DueOf(all[i]) < w.last_due ||
-                              (DueOf(all[i]) == w.last_due && all[i].nudge_id() <= w.last_id))) {
+    while (i < all.size() &&
+           (all[i].due < w.last_due || (all[i].due == w.last_due && *all[i].id <= w.last_id))) {
       ++i;
     }
   }
   std::vector<v1::Nudge> page;
   for (; i < all.size() && static_cast<int>(page.size()) < size; ++i) {
-    page.push_back(std::move(all[i]));
+    page.push_back(all[i].occurrence != nullptr ? ToNudge(plan, *all[i].occurrence)
+                                                : *all[i].snooze);
     page.back().set_acknowledged(acked.count(page.back().nudge_id()) > 0);
   }
   next_page_token->clear();
