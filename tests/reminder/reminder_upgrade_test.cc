@@ -61,13 +61,7 @@ TEST(ReminderUpgrade, NewExecutableServesDataOfEveryEarlierLayout) {
   const v1::ReminderPlan proto = AlwaysAwakePlan(user);
   absl::StatusOr<Plan> plan = PlanFromProto(proto);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  const std::string uk = UserKey(user);
-  const std::string up = "rm:{u" + uk + "}:";
-  // Her plan as the earlier releases stored it (no `cur` mark).
-  ASSERT_TRUE(client
-                  ->Command({"HSET", up + "plan", "data", proto.SerializeAsString(), "etag",
-                             proto.etag(), "req", ""})
-                  .ok());
+  ASSERT_TRUE(store.CreatePlan(proto, "", "").ok());
 
   const absl::Time now = absl::Now();
   const std::vector<Occurrence> upcoming =
@@ -75,6 +69,8 @@ TEST(ReminderUpgrade, NewExecutableServesDataOfEveryEarlierLayout) {
   ASSERT_GE(upcoming.size(), 4u);
   // Her state as the earlier layouts wrote it: the first (sets, a hash) and the second (one
   // sorted set per kind).
+  const std::string uk = UserKey(user);
+  const std::string up = "rm:{u" + uk + "}:";
   const Occurrence snooze_old =
       MakeSnoozeOccurrence(*plan, NudgeKind::kHydration, now - absl::Seconds(56), 1);
   const Occurrence snooze_prev =

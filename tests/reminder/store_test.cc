@@ -626,55 +626,6 @@ TEST_P(StoreTest, CreateDuePlanStoresThePlanWithItsEntryDueAtOnce) {
   }
 }
 
-// A plan marked `cur` (no state in the earlier layouts) is read in one round trip of two
-// commands. A plan stored before the mark is checked once (an EXISTS over the earlier layouts'
-// keys) and marked when she has none; while she has some, they are read and she stays unmarked.
-TEST_P(StoreTest, PlansWithoutEarlierLayoutStateAreReadWithoutTheirExists) {
-  if (!client_) GTEST_SKIP() << "the Redis layout";
-  v1::ReminderPlan plan;
-  plan.set_user_id("marked-user");
-  plan.set_etag("e1");
-  const std::string up = "rm:{u" + UserKey(plan.user_id()) + "}:";
-  ASSERT_TRUE(store_->CreatePlan(plan, "", "").ok());
-  EXPECT_EQ(client_->Command({"HGET", up + "plan", "cur"})->str, "1");
-  uint64_t trips = client_->round_trips();
-  ASSERT_TRUE(store_->GetPlanAndState(plan.user_id()).ok());
-  EXPECT_EQ(client_->round_trips() - trips, 1u);
-
-  // Stored by an earlier release (no mark), no earlier state: checked and marked once.
-  ASSERT_TRUE(client_->Command({"HDEL", up + "plan", "cur"}).ok());
-  trips = client_->round_trips();
-  ASSERT_TRUE(store_->GetPlanAndState(plan.user_id()).ok());
-  EXPECT_GE(client_->round_trips() - trips, 3u);  // the read, the EXISTS, the mark (+ its load)
-  EXPECT_EQ(client_->Command({"HGET", up + "plan", "cur"})->str, "1");
-  trips = client_->round_trips();
-  ASSERT_TRUE(store_->GetPlanAndState(plan.user_id()).ok());
-  EXPECT_EQ(client_->round_trips() - trips, 1u);
-
-  // With an acknowledgement in an earlier layout: read, and not marked while it is there.
-  ASSERT_TRUE(client_->Command({"HDEL", up + "plan", "cur"}).ok());
-  ASSERT_TRUE(client_->Command({"SADD", up + "ack", "n-earlier"}).ok());
-  auto read = store_->GetPlanAndState(plan.user_id());
-  ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->second.acknowledged, std::vector<std::string>{"n-earlier"});
-  EXPECT_TRUE(client_->Command({"HGET", up + "plan", "cur"})->is_nil());
-  ASSERT_TRUE(client_->Command({"DEL", up + "ack"}).ok());
-  ASSERT_TRUE(store_->GetPlanAndState(plan.user_id()).ok());
-  EXPECT_EQ(client_->Command({"HGET", up + "plan", "cur"})->str, "1");
-
-  // A plan created while she still has earlier state is not marked, and that state counts.
-  v1::ReminderPlan other;
-  other.set_user_id("unmarked-user");
-  const std::string op = "rm:{u" + UserKey(other.user_id()) + "}:";
-  ASSERT_TRUE(client_->Command({"ZADD", op + "cancels", "1", "n-cancelled"}).ok());
-  ASSERT_TRUE(store_->CreateDuePlan(other, "", "", absl::Now() + absl::Hours(1)).ok());
-  EXPECT_TRUE(client_->Command({"HGET", op + "plan", "cur"})->is_nil());
-  auto theirs = store_->GetPlansAndStatesByKey({UserKey(other.user_id())});
-  ASSERT_EQ(theirs.size(), 1u);
-  ASSERT_TRUE(theirs[0].ok()) << theirs[0].status();
-  EXPECT_EQ(theirs[0]->second.cancelled, std::vector<std::string>{"n-cancelled"});
-}
-
 // When her entry cannot be written, neither is her plan (a plan never due would never be
 // delivered). Forced here by a bucket index key of the wrong type.
 TEST_P(StoreTest, CreateDuePlanStoresNoPlanWhenItsEntryIsRefused) {

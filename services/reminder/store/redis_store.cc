@@ -257,15 +257,10 @@ for _, u in ipairs(users) do redis.call('ZADD', KEYS[1], lease_until, u) end
 return users
 )lua");
 
-// KEYS: plan, then her earlier layouts' keys (kEarlierStateKeys, in order), from KEYS[first]
-// where `first` is set before this text. ARGV: data, etag, request id, request hash. Returns {0}
-// created, {1, data} same request, {2} exists, {3} same request id with another request
-// (AIP-155). A new plan is marked `cur` when she has no earlier layout's key (one EXISTS for both).
-constexpr char kCreatePlanBody[] = R"lua(
-local keys = {KEYS[1]}
-for i = first, #KEYS do keys[#keys + 1] = KEYS[i] end
-local found = redis.call('EXISTS', unpack(keys))
-if found > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+// KEYS: plan. ARGV: data, etag, request id, request hash. Returns {0} created, {1, data} same
+// request, {2} exists, {3} same request id with another request (AIP-155).
+constexpr char kCreatePlanScript[] = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
   local r = redis.call('HMGET', KEYS[1], 'req', 'reqhash')
   if ARGV[3] ~= '' and r[1] == ARGV[3] then
     if r[2] and r[2] ~= ARGV[4] then return {3} end
@@ -273,39 +268,19 @@ if found > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   end
   return {2}
 end
-if found == 0 then
-  redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'reqhash', ARGV[4],
-             'cur', '1')
-else
-  redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'reqhash', ARGV[4])
-end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'etag', ARGV[2], 'req', ARGV[3], 'reqhash', ARGV[4])
 return {0}
-)lua";
-const std::string kCreatePlanScript = absl::StrCat("local first = 2\n", kCreatePlanBody);
-
-// KEYS: plan, then the earlier layouts' keys. Marks her plan `cur` when she has none of them and
-// the plan is still there (a plan deleted meanwhile is not brought back as a bare mark). Returns
-// 1 marked, 0 not (she has earlier state, or no plan).
-constexpr char kMarkCurrentScript[] = R"lua(
-local earlier = {}
-for i = 2, #KEYS do earlier[#earlier + 1] = KEYS[i] end
-if redis.call('EXISTS', unpack(earlier)) > 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'data') == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'cur', '1')
-return 1
 )lua";
 
 // On a single Redis only (its keys are on different slots): WakeNewPlan's writes, then
-// kCreatePlanBody, in one script, so the plan is never stored without her entry. KEYS: plan,
-// next, wake, then the earlier layouts' keys. ARGV: those of kCreatePlanBody, then now_ms, user
-// key, her first due time in ms ('' when it is not soon: no wake-up), bucket. Answers as
-// kCreatePlanBody.
+// kCreatePlanScript, in one script, so the plan is never stored without her entry. KEYS: plan,
+// next, wake. ARGV: those of kCreatePlanScript, then now_ms, user key, her first due time in ms
+// ('' when it is not soon: no wake-up), bucket. Answers as kCreatePlanScript.
 const std::string kCreateDuePlanScript = absl::StrCat(R"lua(
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 if ARGV[7] ~= '' then redis.pcall('ZADD', KEYS[3], 'LT', ARGV[7], ARGV[8]) end  -- best effort
-local first = 4
 )lua",
-                                                      kCreatePlanBody);
+                                                      kCreatePlanScript);
 
 // KEYS: the day's water total. ARGV: amount, max total, ttl seconds. Returns {1, total} added or
 // {0, total} refused (the total would pass the cap). Totals are Redis's 64-bit integers.
@@ -553,28 +528,7 @@ absl::Status RedisReminderStore::EnsureOutboxGroups() {
 
 namespace {
 
-// EXISTS over her earlier layouts' keys.
-std::vector<std::string> EarlierExistsCommand(absl::string_view user_key) {
-  std::vector<std::string> exists = {"EXISTS"};
-  for (const EarlierStateKey& k : kEarlierStateKeys)
-    exists.push_back(UserPrefix(user_key) + k.suffix);
-  return exists;
-}
-
-// Marks set by one read at most (see CheckEarlierLayouts).
-constexpr int kMaxMarksPerRead = 32;
-
-// Her plan key followed by her earlier layouts' keys (kEarlierStateKeys, in order), after `more`.
-std::vector<std::string> PlanAndEarlierKeys(absl::string_view user_key,
-                                            std::vector<std::string> more = {}) {
-  const std::string up = UserPrefix(user_key);
-  std::vector<std::string> keys = {up + "plan"};
-  keys.insert(keys.end(), more.begin(), more.end());
-  for (const EarlierStateKey& k : kEarlierStateKeys) keys.push_back(up + k.suffix);
-  return keys;
-}
-
-// kCreatePlanBody's arguments.
+// kCreatePlanScript's arguments.
 std::vector<std::string> CreatePlanArgs(const v1::ReminderPlan& plan, const std::string& request_id,
                                         const std::string& request_hash) {
   return {plan.SerializeAsString(), plan.etag(), request_id, request_hash};
@@ -603,7 +557,7 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreatePlan(const v1::Remind
                                                                 const std::string& request_id,
                                                                 const std::string& request_hash) {
   absl::StatusOr<RedisReply> r =
-      redis_->Eval(kCreatePlanScript, PlanAndEarlierKeys(UserKey(plan.user_id())),
+      redis_->Eval(kCreatePlanScript, {UserPrefix(UserKey(plan.user_id())) + "plan"},
                    CreatePlanArgs(plan, request_id, request_hash));
   if (!r.ok()) return r.status();
   return CreateAnswer(*r, plan);
@@ -628,7 +582,7 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreateDuePlan(const v1::Rem
                                : std::string(),
                            absl::StrCat(bucket)});
   absl::StatusOr<RedisReply> r = redis_->Eval(
-      kCreateDuePlanScript, PlanAndEarlierKeys(user_key, {NextKey(bucket), kWakeKey}), args);
+      kCreateDuePlanScript, {UserPrefix(user_key) + "plan", NextKey(bucket), kWakeKey}, args);
   if (!r.ok()) return r.status();
   return CreateAnswer(*r, plan);
 }
@@ -792,26 +746,24 @@ std::vector<std::vector<std::string>> RedisReminderStore::UserReadCommands(
     absl::string_view user_key, bool with_plan) {
   const std::string up = UserPrefix(user_key);
   std::vector<std::vector<std::string>> cmds;
-  if (with_plan) cmds.push_back({"HMGET", up + "plan", "data", "cur"});
+  if (with_plan) cmds.push_back({"HGET", up + "plan", "data"});
   cmds.push_back({"ZRANGE", up + "state", "0", "-1"});
-  if (!with_plan) cmds.push_back(EarlierExistsCommand(user_key));
+  std::vector<std::string> exists = {"EXISTS"};
+  for (const EarlierStateKey& k : kEarlierStateKeys) exists.push_back(up + k.suffix);
+  cmds.push_back(std::move(exists));
   return cmds;
 }
 
 absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::ParseUserReplies(
-    const RedisReply* rs, bool with_plan, bool* earlier, bool* unmarked) {
+    const RedisReply* rs, bool with_plan, bool* earlier) {
   std::pair<v1::ReminderPlan, UserNudgeState> out;
-  *earlier = false;
-  *unmarked = false;
   if (with_plan) {
     const RedisReply& plan = *rs++;
     if (plan.is_error()) return absl::InternalError(plan.str);
-    if (plan.elements.size() != 2) return absl::InternalError("unexpected plan reply");
-    if (plan.elements[0].is_nil()) return absl::NotFoundError("no reminder plan for this user");
-    absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.elements[0].str);
+    if (plan.is_nil()) return absl::NotFoundError("no reminder plan for this user");
+    absl::StatusOr<v1::ReminderPlan> parsed = ParsePlan(plan.str);
     if (!parsed.ok()) return parsed.status();
     out.first = *std::move(parsed);
-    *unmarked = plan.elements[1].str != "1";
   }
   if (rs[0].is_error()) return absl::InternalError(rs[0].str);
   UserNudgeState& state = out.second;
@@ -833,31 +785,8 @@ absl::StatusOr<std::pair<v1::ReminderPlan, UserNudgeState>> RedisReminderStore::
         break;
     }
   }
-  if (!with_plan) *earlier = rs[1].type == RedisReply::Type::kInteger && rs[1].integer > 0;
+  *earlier = rs[1].type == RedisReply::Type::kInteger && rs[1].integer > 0;
   return out;
-}
-
-absl::Status RedisReminderStore::CheckEarlierLayouts(const std::vector<std::string>& user_keys,
-                                                     std::vector<bool>* earlier) {
-  earlier->assign(user_keys.size(), false);
-  if (user_keys.empty()) return absl::OkStatus();
-  std::vector<std::vector<std::string>> cmds;
-  for (const std::string& uk : user_keys) cmds.push_back(EarlierExistsCommand(uk));
-  absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
-  if (!rs.ok()) return rs.status();
-  int marks = 0;
-  for (size_t u = 0; u < user_keys.size(); ++u) {
-    const RedisReply& r = (*rs)[u];
-    if (r.is_error()) return absl::InternalError(r.str);
-    (*earlier)[u] = r.integer > 0;
-    // Marked, her next reads skip the EXISTS. Best effort, and bounded so that the first reads
-    // after an upgrade stay cheap: the unmarked rest are marked by later reads.
-    if (!(*earlier)[u] && marks < kMaxMarksPerRead) {
-      ++marks;
-      (void)redis_->Eval(kMarkCurrentScript, PlanAndEarlierKeys(user_keys[u]), {});
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RedisReminderStore::ReadEarlierState(const std::vector<std::string>& user_keys,
@@ -892,34 +821,18 @@ RedisReminderStore::ReadUsers(const std::vector<std::string>& user_keys, bool wi
   absl::StatusOr<std::vector<RedisReply>> rs = redis_->Pipeline(cmds);
   const size_t per = cmds.size() / std::max<size_t>(1, user_keys.size());
   // Users with state still in an earlier layout: read it for all of them in one more round trip.
-  std::vector<std::string> earlier_keys, unmarked_keys;
-  std::vector<size_t> earlier_at, unmarked_at;
+  std::vector<std::string> earlier_keys;
+  std::vector<size_t> earlier_at;
   for (size_t u = 0; u < user_keys.size(); ++u) {
     if (!rs.ok()) {
       out.push_back(rs.status());
       continue;
     }
-    bool earlier = false, unmarked = false;
-    out.push_back(ParseUserReplies(&(*rs)[u * per], with_plan, &earlier, &unmarked));
-    if (!out.back().ok()) continue;
-    if (unmarked) {
-      unmarked_keys.push_back(user_keys[u]);
-      unmarked_at.push_back(u);
-    } else if (earlier) {
+    bool earlier = false;
+    out.push_back(ParseUserReplies(&(*rs)[u * per], with_plan, &earlier));
+    if (earlier && out.back().ok()) {
       earlier_keys.push_back(user_keys[u]);
       earlier_at.push_back(u);
-    }
-  }
-  // Plans without the `cur` mark (created before it): whether they have state in an earlier
-  // layout, one more round trip.
-  std::vector<bool> found;
-  if (absl::Status s = CheckEarlierLayouts(unmarked_keys, &found); !s.ok()) {
-    for (size_t i : unmarked_at) out[i] = s;
-  } else {
-    for (size_t i = 0; i < unmarked_keys.size(); ++i) {
-      if (!found[i]) continue;
-      earlier_keys.push_back(unmarked_keys[i]);
-      earlier_at.push_back(unmarked_at[i]);
     }
   }
   if (!earlier_keys.empty()) {

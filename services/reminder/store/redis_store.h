@@ -1,10 +1,7 @@
 // ReminderStore on Redis (through the shared RedisClient), laid out for Redis Cluster:
 //
 //   per user (hash tag {u<user key>}, one slot):
-//     rm:{u<k>}:plan         hash: data (serialized ReminderPlan), etag, req (create request id),
-//                            reqhash, cur ("1": she has no state in the earlier layouts below, so
-//                            reads skip their EXISTS; set at create, or by the first read that
-//                            found none)
+//     rm:{u<k>}:plan         hash: data (serialized ReminderPlan), etag, req (create request id)
 //     rm:{u<k>}:state        zset, her whole nudge state in one key (one read), in three score
 //                            lanes of kStateLane each: "a:<nudge id>" acknowledged -> its due ms;
 //                            "s:<payload>" a snooze -> kStateLane + its due ms; "c:<nudge id>"
@@ -15,8 +12,8 @@
 //     rm:{u<k>}:water:<day>  the day's water total in ml, capped by a script (expires after 8 days)
 //     rm:{u<k>}:acks, :cancels, :snoozes (zsets, one per kind) and before them :ack, :cancel,
 //                            :snooze (unbounded sets / hash): earlier layouts, read while they
-//                            exist (an EXISTS tells, for a plan without `cur`), deleted with the
-//                            plan, never written; they expire 15 days after their last write
+//                            exist (an EXISTS beside the state read tells), deleted with the plan,
+//                            never written; they expire 15 days after their last write
 //   per bucket b (hash tag {b<b>}, one slot; a user's entries all live in UserBucket(k)).
 //   The per-plan due index (:next, :wm, :lease, :dirty, :fence) is what this version writes;
 //   :due, :pay, :leases, :claim:<t>, :refill and :u:<k> are the per-occurrence layout of the
@@ -152,18 +149,12 @@ class RedisReminderStore : public ReminderStore {
   // an earlier layout.
   std::vector<absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>>
   ReadUsers(const std::vector<std::string>& user_keys, bool with_plan);
-  // The reads of ReadUsers for one user: her plan and its `cur` mark (when `with_plan`), her
-  // state, and (without the plan) an EXISTS over the earlier layouts' keys. ParseUserReplies sets
-  // *earlier when that EXISTS found any, *unmarked when her plan has no `cur` mark.
+  // The reads of ReadUsers for one user: her plan (when `with_plan`), her state, and an EXISTS over
+  // the earlier layouts' keys; ParseUserReplies sets *earlier when that found any.
   static std::vector<std::vector<std::string>> UserReadCommands(absl::string_view user_key,
                                                                 bool with_plan);
   static absl::StatusOr<std::pair<legwise::reminder::v1::ReminderPlan, UserNudgeState>>
-  ParseUserReplies(const RedisReply* replies, bool with_plan, bool* earlier, bool* unmarked);
-  // For users whose plans have no `cur` mark: one EXISTS each over the earlier layouts' keys (one
-  // round trip); those with none are marked (at most kMaxMarksPerRead per call, one script each).
-  // Sets earlier[i] for those with some.
-  absl::Status CheckEarlierLayouts(const std::vector<std::string>& user_keys,
-                                   std::vector<bool>* earlier);
+  ParseUserReplies(const RedisReply* replies, bool with_plan, bool* earlier);
   // Adds what the earlier layouts' keys hold for each of `user_keys` (one round trip for all).
   absl::Status ReadEarlierState(const std::vector<std::string>& user_keys,
                                 const std::vector<UserNudgeState*>& states);
