@@ -163,8 +163,8 @@ std::vector<v1::Nudge> ReminderCore::List(const ValidPlan& vp, const UserState& 
   struct Entry {
     absl::Time due;
     const std::string* id;
-    const Occurrence* occurrence;  // or
-    const v1::Nudge* snooze;
+    const Occurrence* occurrence;  // a planned one, or else
+    const v1::Nudge* snooze;       // a snoozed one
   };
   const std::vector<Occurrence> occurrences = PlanOccurrences(plan, rules_, w.start, w.end);
   std::vector<Entry> all;
