@@ -577,9 +577,7 @@ absl::StatusOr<v1::ReminderPlan> RedisReminderStore::CreateDuePlan(const v1::Rem
   const absl::Time now = absl::Now();
   std::vector<std::string> args = CreatePlanArgs(plan, request_id, request_hash);
   args.insert(args.end(), {absl::StrCat(ToMs(now)), user_key,
-                           first_due < now + options_.wake_within  // as WakeNewPlan
-                               ? absl::StrCat(ToMs(first_due))
-                               : std::string(),
+                           WakeSoon(first_due, now) ? absl::StrCat(ToMs(first_due)) : std::string(),
                            absl::StrCat(bucket)});
   absl::StatusOr<RedisReply> r = redis_->Eval(
       kCreateDuePlanScript, {UserPrefix(user_key) + "plan", NextKey(bucket), kWakeKey}, args);
@@ -1136,7 +1134,7 @@ absl::Status RedisReminderStore::WakeNewPlan(absl::string_view user_key, absl::T
       redis_->Command({"ZADD", NextKey(bucket), absl::StrCat(ToMs(now)), std::string(user_key)});
   if (!r.ok()) return r.status();
   if (r->is_error()) return absl::InternalError(r->str);
-  if (due < now + options_.wake_within) {  // as WakePlan
+  if (WakeSoon(due, now)) {
     (void)redis_->Command({"ZADD", kWakeKey, "LT", absl::StrCat(ToMs(due)), absl::StrCat(bucket)});
   }
   return absl::OkStatus();

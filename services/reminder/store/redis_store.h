@@ -144,6 +144,9 @@ class RedisReminderStore : public ReminderStore {
   static std::string NextKey(int bucket);
 
  private:
+  // Whether a write making her due at `due` leaves a Wake for her bucket (WakePlan's script
+  // decides the same on Redis's clock).
+  bool WakeSoon(absl::Time due, absl::Time now) const { return due < now + options_.wake_within; }
   // Their nudge states, and their plans when `with_plan` (NOT_FOUND for one without), one answer
   // per user key in order: one round trip, and one more for those whose state is still (partly) in
   // an earlier layout.
